@@ -1,0 +1,281 @@
+"""One facade over ``llama_cpp.Llama``: load once, chat with the model's own template, stream.
+
+llama.cpp keeps the KV cache of the previous prompt and reuses its longest common prefix, so the
+loop's calls (candidates of one prompt, repairs that share the task prefix) pay for the shared
+prompt only once. Everything here is synchronous and guarded by a lock: a Llama is not
+thread-safe, and the side panel calls the loop from a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .models.store import ModelError, ResolvedModel
+
+Message = dict[str, str]
+TokenCallback = Callable[[str], None]
+
+
+@dataclass
+class Completion:
+    """A finished (or stopped) generation and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+    finish_reason: str = "stop"  # "stop", "length" or "cancelled"
+
+    @property
+    def tokens_per_second(self) -> float:
+        gen = self.seconds - (self.first_token_seconds or 0.0)
+        return self.completion_tokens / gen if gen > 0 else 0.0
+
+
+class ChatModel(Protocol):
+    """What the loop needs from a model; the real LLM and the tests' scripted fake both fit."""
+
+    name: str
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        prefill: str = "",
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        grammar: str | None = None,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Completion: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def default_threads() -> int:
+    """Physical cores available to this process (llama.cpp gains nothing from hyper-threads)."""
+    try:
+        avail = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        avail = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or avail
+    except ImportError:
+        physical = avail
+    return max(1, min(avail, physical))
+
+
+def estimate_memory(model: ResolvedModel, n_ctx: int) -> int:
+    """Bytes needed to load ``model`` with an ``n_ctx`` window: weights + f16 KV cache + slack."""
+    meta, arch = model.info.metadata, model.info.architecture
+    layers = int(meta.get(f"{arch}.block_count", 32))
+    embd = int(meta.get(f"{arch}.embedding_length", 4096))
+    heads = int(meta.get(f"{arch}.attention.head_count", 32)) or 1
+    kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads))
+    kv = 2 * layers * n_ctx * (embd * kv_heads // heads) * 2
+    return model.path.stat().st_size + kv + (150 << 20)
+
+
+class LLM:
+    """A loaded GGUF model. Get one with :func:`load`; it is shared per process."""
+
+    def __init__(self, model: ResolvedModel, n_ctx: int, n_threads: int) -> None:
+        import llama_cpp  # lazy: %load_ext must stay cheap
+
+        self.model = model
+        self.name = model.name
+        self.n_ctx, self.n_threads = n_ctx, n_threads
+        self._lock = threading.Lock()
+        t0 = time.perf_counter()
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(model.path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelError(f"llama.cpp could not load {model.path}: {e}") from e
+        self.load_seconds = time.perf_counter() - t0
+        self._formatter = self._make_formatter(llama_cpp)
+
+    def _make_formatter(self, llama_cpp: Any) -> tuple[Callable[..., Any], str]:
+        """The model's own Jinja chat template, else the preset's named format, else ChatML."""
+        from llama_cpp import llama_chat_format as lcf
+
+        template = self.model.info.chat_template
+        if self.model.chat_format or not template:
+            kind = self.model.chat_format or "chatml"
+            return {"chatml": lcf.format_chatml, "llama-2": lcf.format_llama2}[kind], kind
+
+        def text(tok: int) -> str:
+            return self._llama.detokenize([tok], special=True).decode("utf-8", "replace")
+
+        eos, bos = self._llama.token_eos(), self._llama.token_bos()
+        formatter = lcf.Jinja2ChatFormatter(
+            template,
+            eos_token=text(eos) if eos >= 0 else "",
+            bos_token=text(bos) if bos >= 0 else "",
+            stop_token_ids=[eos],
+        )
+        return formatter, "gguf"
+
+    @property
+    def chat_format(self) -> str:
+        return self._formatter[1]
+
+    def format(self, messages: Sequence[Message]) -> tuple[str, list[str]]:
+        """The prompt text for ``messages`` (generation prompt added) and its stop strings."""
+        res = self._formatter[0](messages=list(messages))
+        stop = res.stop if isinstance(res.stop, list) else [res.stop] if res.stop else []
+        return res.prompt, stop
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        prefill: str = "",
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        grammar: str | None = None,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """Generate the assistant's reply, optionally continuing from ``prefill``.
+
+        Greedy when ``temperature`` is 0. ``cancel`` (another thread) or Ctrl-C stops generation
+        after the current token; the model stays usable.
+        """
+        prompt, template_stop = self.format(messages)
+        prompt += prefill
+        with self._lock:
+            return self._generate(prompt, max_tokens, temperature, seed,
+                                  [*template_stop, *stop], grammar, on_token, cancel)  # fmt: skip
+
+    def complete(self, prompt: str, **kw: Any) -> Completion:
+        """Raw completion of ``prompt`` (no chat template)."""
+        with self._lock:
+            return self._generate(prompt, kw.pop("max_tokens", 256), kw.pop("temperature", 0.0),
+                                  kw.pop("seed", None), list(kw.pop("stop", ())), None, kw.pop("on_token", None),
+                                  kw.pop("cancel", None))  # fmt: skip
+
+    def _generate(
+        self,
+        prompt: str,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: list[str],
+        grammar: str | None,
+        on_token: TokenCallback | None,
+        cancel: threading.Event | None,
+    ) -> Completion:
+        import llama_cpp
+
+        tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        room = self.n_ctx - len(tokens)
+        if room < 16:
+            raise ModelError(
+                f"the prompt ({len(tokens)} tokens) does not fit the {self.n_ctx}-token window; "
+                "shorten the context or raise n_ctx"
+            )
+        kw: dict[str, Any] = {
+            "max_tokens": min(max_tokens, room),
+            "temperature": temperature,
+            "top_k": 40 if temperature > 0 else 1,
+            "top_p": 0.95,
+            "min_p": 0.05,
+            "repeat_penalty": 1.0,
+            "stop": [s for s in stop if s] or None,
+            "stream": True,
+        }
+        if seed is not None:
+            kw["seed"] = seed
+        if grammar:
+            kw["grammar"] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+        t0 = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        finish = "stop"
+        stream = self._llama.create_completion(tokens, **kw)
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                piece = choice["text"]
+                if first is None:
+                    first = time.perf_counter() - t0
+                if piece:
+                    parts.append(piece)
+                    if on_token:
+                        on_token(piece)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+        finally:
+            stream.close()
+        text = "".join(parts)
+        n_out = self.count_tokens(text) + (finish == "stop")
+        return Completion(text, len(tokens), n_out, time.perf_counter() - t0, first, finish)
+
+
+_LOADED: dict[tuple, LLM] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load(model: ResolvedModel, n_ctx: int | None = None, n_threads: int | None = None,
+         check_memory: bool = True) -> LLM:  # fmt: skip
+    """The process-wide LLM for ``model`` with these load parameters.
+
+    Only one model stays loaded: loading another frees the previous one, so switching models in a
+    notebook never doubles memory.
+    """
+    n_ctx = n_ctx or model.settings.n_ctx
+    n_threads = n_threads or default_threads()
+    key = (str(model.path), n_ctx, n_threads)
+    with _LOAD_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        _LOADED.clear()  # free the previous model before loading the next
+        if check_memory:
+            import psutil
+
+            need, free = estimate_memory(model, n_ctx), psutil.virtual_memory().available
+            if need > free:
+                raise ModelError(
+                    f"{model.name} needs about {need / 2**30:.1f} GB of RAM with a {n_ctx}-token "
+                    f"window, but only {free / 2**30:.1f} GB is free. Use a smaller model, "
+                    "Edge Mode (%smallcode edge), or a smaller n_ctx."
+                )
+        llm = LLM(model, n_ctx, n_threads)
+        _LOADED[key] = llm
+        return llm
+
+
+def loaded() -> list[LLM]:
+    """Models currently loaded in this process."""
+    return list(_LOADED.values())
+
+
+def unload_all() -> None:
+    """Free every loaded model (used by ``%unload_ext``)."""
+    with _LOAD_LOCK:
+        _LOADED.clear()

@@ -1,0 +1,75 @@
+"""Turn model output into runnable code, and recognise function stubs."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def extract_code(text: str, prefilled: bool = True) -> str:
+    """The code in a model reply. With a prefilled fence the reply is code up to the next fence."""
+    if prefilled:
+        return text.split("```", 1)[0].strip("\n")
+    blocks = _FENCE.findall(text)
+    return (max(blocks, key=len) if blocks else text).strip("\n")
+
+
+def stub_entry_point(task: str) -> str | None:
+    """The function a stub task defines (``def f(...):`` + docstring, HumanEval style), if any."""
+    try:
+        tree = ast.parse(task)
+    except SyntaxError:
+        return None
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    return funcs[-1].name if funcs else None
+
+
+def defined_names(code: str) -> set[str]:
+    """Top-level functions and classes ``code`` defines (empty if it does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)}
+
+
+def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
+    """Make a candidate for a stub runnable: keep the stub's imports and helpers.
+
+    Small models often rewrite the function without the stub's ``from typing import List`` or
+    drop a helper the stub defined; if only the body came back, put the stub in front.
+    """
+    try:
+        stub_tree = ast.parse(stub)
+    except SyntaxError:
+        return code
+    have = defined_names(code)
+    if entry_point and entry_point not in have and code.startswith((" ", "\t")):
+        return stub.rstrip() + "\n" + code
+    lines = stub.splitlines()
+    prefix = []
+    for node in stub_tree.body:
+        seg = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        if (isinstance(node, ast.Import | ast.ImportFrom) and seg not in code) or (isinstance(node, ast.FunctionDef) and node.name != entry_point and node.name not in have):
+            prefix.append(seg)
+    return "\n".join([*prefix, code]) if prefix else code
+
+
+def strip_main(code: str) -> str:
+    """Drop an ``if __name__ == "__main__":`` block: demo code has no place in a tested unit."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    lines = code.splitlines()
+    for node in reversed(tree.body):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+        ):
+            del lines[node.lineno - 1 : node.end_lineno]
+    return "\n".join(lines).rstrip() + "\n"

