@@ -1,0 +1,1 @@
+"""The agent loop: stages (plan, context, generate, check, repair) and the pipeline."""
