@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("notebook", nargs="?", default="examples/quickstart.ipynb")
     dm.add_argument("--timeout", type=float, default=900)
     dm.set_defaults(func=cmd_demo)
+    from .bench.cli import add_parser as add_bench
+
+    add_bench(sub)
     return p
 
 

@@ -19,6 +19,7 @@ from traitlets import Bool, Float, Int, Unicode
 from .loop.events import Request, Result
 from .models.catalog import DEFAULT_MODEL, PRESETS
 from .models.store import ModelError, ResolvedModel
+from .sandbox.errors import SandboxError
 
 _FLAGS_WITH_VALUE = {"--model", "-m", "--max-tokens", "--max-iters", "--candidates", "--timeout"}
 _last_result: Result | None = None
@@ -83,10 +84,22 @@ class SmallcodeMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, config=shell.config if shell else None, **kwargs)
         self._resolved: ResolvedModel | None = None
+        self._sandbox: Any = None
 
     def close(self) -> None:
-        """Free what this instance holds (the resolved model; the sandbox once there is one)."""
+        """Free what this instance holds: the resolved model and the sandbox kernels."""
         self._resolved = None
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def sandbox(self) -> Any:
+        """The throwaway-kernel sandbox, started on first use and kept warm between cells."""
+        from .sandbox import Sandbox
+
+        if self._sandbox is None or self._sandbox.closed:
+            self._sandbox = Sandbox(timeout=self.timeout).start()
+        return self._sandbox
 
     # -- model ----------------------------------------------------------------------------------
     def resolved_model(self) -> ResolvedModel:
@@ -166,8 +179,9 @@ class SmallcodeMagics(Magics):
                 run=self.run_tests and not args.no_run, plan=self.plan and not args.no_plan,
                 timeout=_first(args.timeout, self.timeout),
             )  # fmt: skip
-            result = Pipeline(llm, settings, sink=view).run(request)
-        except ModelError as e:
+            sandbox = self.sandbox() if request.run else None
+            result = Pipeline(llm, settings, sink=view, sandbox=sandbox).run(request)
+        except (ModelError, SandboxError) as e:
             print(f"smallcode: {e}", file=sys.stderr)
             return None
         except KeyboardInterrupt:

@@ -26,6 +26,12 @@ def stub_entry_point(task: str) -> str | None:
     return funcs[-1].name if funcs else None
 
 
+def named_function(task: str) -> str | None:
+    """The function a free-text task names: "write a function is_prime(n) ..." → is_prime."""
+    m = re.search(r"\b(?:function|def|method|called|named)\s+`?([A-Za-z_]\w*)`?\s*\(", task)
+    return m.group(1) if m else None
+
+
 def defined_names(code: str) -> set[str]:
     """Top-level functions and classes ``code`` defines (empty if it does not parse)."""
     try:

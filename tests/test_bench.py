@@ -1,0 +1,100 @@
+"""The benchmark harness: honest protocol (canary), output format, report; smoke on smollm2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smallcode_jupyter.bench.report import compare, markdown
+from smallcode_jupyter.bench.runner import Recorder, Task, read_tasks, run_tasks, summarize
+from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.sandbox import Sandbox
+
+from .conftest import FakeLLM
+
+CANARY = "CANARY-7f3e-hidden-test-must-never-leak"
+PROMPT = 'def inc(x):\n    """Add one.\n    >>> inc(1)\n    2\n    """\n'
+
+
+def _tasks(tmp_path: Path) -> list[Task]:
+    counter = tmp_path / "hidden_runs.txt"
+    test = (f"# {CANARY}\ndef check(f):\n    open({str(counter)!r}, 'a').write('x\\n')\n"
+            f"    assert f(1) == 2, {CANARY!r}\n    assert f(5) == 6\n")  # fmt: skip
+    return [Task(f"T/{i}", PROMPT, "inc", test) for i in range(3)]
+
+
+class RecordingLLM(FakeLLM):
+    """Answers wrong first, then right, and remembers every prompt it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def chat(self, messages, **kw):
+        self.n += 1
+        self.replies = ["def inc(x):\n    return x + 2\n```" if self.n % 2 else "def inc(x):\n    return x + 1\n```"]
+        return super().chat(messages, **kw)
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "loop", "bestof"])
+def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
+    llm, rec = RecordingLLM(), Recorder()
+    out = tmp_path / "r.jsonl"
+    with Sandbox(timeout=10) as sb:
+        records = list(run_tasks(_tasks(tmp_path), llm, LoopSettings(candidates=2, max_iters=1), mode, sb,
+                                 out=out, budget=200, sink=rec, progress=False))  # fmt: skip
+    seen = json.dumps([c["messages"] for c in llm.calls]) + json.dumps([e.data for e in rec.events])
+    seen += capsys.readouterr().out + capsys.readouterr().err
+    assert CANARY not in seen
+    assert (tmp_path / "hidden_runs.txt").read_text().count("x") == 3  # exactly once per task
+    assert len(records) == 3 and len(out.read_text().splitlines()) == 3
+    if mode == "vanilla":
+        # one greedy call per task; the scripted model alternates wrong/right across calls
+        assert [r["passed"] for r in records] == [False, True, False]
+        assert all(r["llm_calls"] == 1 for r in records)
+    else:
+        assert all(r["passed"] for r in records)  # the docstring example led to the right answer
+    keys = {"task_id", "passed", "visible_passed", "visible_total", "llm_calls", "candidates",
+            "repair_iterations", "prompt_tokens", "completion_tokens", "seconds", "code"}  # fmt: skip
+    assert keys <= set(records[0])
+
+
+def test_summary_and_report(tmp_path):
+    van = [{"task_id": f"T/{i}", "passed": i < 2, "seconds": 1.0, "prompt_tokens": 10, "completion_tokens": 5,
+            "llm_calls": 1} for i in range(4)]  # fmt: skip
+    loop = [{**r, "passed": r["task_id"] != "T/0", "seconds": 2.0} for r in van]
+    for name, recs, mode in (("v", van, "vanilla"), ("l", loop, "loop")):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        (tmp_path / f"{name}.summary.json").write_text(json.dumps(summarize(recs, mode=mode, label=name)))
+    rows = compare([tmp_path / "v.jsonl", tmp_path / "l.jsonl"])
+    assert rows[1]["pass@1"] == 75.0 and rows[1]["fail→pass"] == 2 and rows[1]["pass→fail"] == 1
+    assert "| l | loop |" in markdown(rows)
+
+
+def test_read_tasks_ignores_other_fields(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text(json.dumps({"task_id": "a", "prompt": "p", "entry_point": "f", "test": "t", "extra": 1}) + "\n")
+    assert read_tasks(p)[0].entry_point == "f"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("mode", ["vanilla", "loop", "bestof"])
+def test_smoke_every_mode_on_smollm2(tmp_path, mode):
+    out = tmp_path / f"{mode}.jsonl"
+    args = [sys.executable, "-m", "smallcode_jupyter.cli", "bench", "humaneval", "--model", "smollm2-135m",
+            "--mode", mode, "--limit", "3", "--out", str(out), "--max-tokens", "128"]  # fmt: skip
+    if mode == "bestof":
+        args += ["--budget", "600"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("pass@1 = ")
+    assert len(out.read_text().splitlines()) == 3
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["tasks"] == 3 and summary["peak_rss_mb"] > 0
+    # --resume skips what is done
+    proc = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and len(out.read_text().splitlines()) == 3

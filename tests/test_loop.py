@@ -1,0 +1,207 @@
+"""Control flow of the agent loop with a scripted model and a real sandbox kernel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smallcode_jupyter.loop.events import Request
+from smallcode_jupyter.loop.pipeline import Pipeline, gather_checks
+from smallcode_jupyter.loop.plan import assemble, is_atomic, order, parse_plan
+from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.sandbox import Sandbox
+
+from .conftest import FakeLLM
+
+STUB = '''def double(x: int) -> int:
+    """Return twice x.
+    >>> double(2)
+    4
+    >>> double(-3)
+    -6
+    """
+'''
+RIGHT = "def double(x: int) -> int:\n    return 2 * x\n```"
+WRONG = "def double(x: int) -> int:\n    return x * 3\n```"
+HALF = "def double(x: int) -> int:\n    return 4 if x == 2 else 0\n```"
+CRASH = "def double(x: int) -> int:\n    return undefined_name\n```"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(timeout=10) as sb:
+        yield sb
+
+
+def pipeline(replies, sandbox, events=None, **settings) -> tuple[Pipeline, FakeLLM]:
+    fake = FakeLLM(replies)
+    cfg = LoopSettings(**{"candidates": 1, "max_iters": 0, **settings})
+    return Pipeline(fake, cfg, sink=(events.append if events is not None else None), sandbox=sandbox), fake
+
+
+def test_greedy_that_passes_stops_at_once(sandbox):
+    events = []
+    p, fake = pipeline([RIGHT], sandbox, events, candidates=5, max_iters=3)
+    r = p.run(Request(STUB))
+    assert r.passed and (r.tests_passed, r.tests_total) == (2, 2)
+    assert len(fake.calls) == 1 and fake.calls[0]["temperature"] == 0.0
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "run" in kinds and "token" in kinds
+
+
+def test_failing_docstring_check_then_repair_passes(sandbox):
+    p, fake = pipeline([WRONG, RIGHT], sandbox, max_iters=2)
+    r = p.run(Request(STUB))
+    assert r.passed and r.iterations == 1 and r.candidates == 2
+    repair_prompt = fake.calls[1]["messages"][-1]["content"]
+    assert "return x * 3" in repair_prompt  # the failing code is shown
+    assert "double(2)" in repair_prompt  # with the failing check
+    assert fake.calls[1]["temperature"] > 0  # a sampled repair, not a greedy repeat
+
+
+def test_best_candidate_is_kept(sandbox):
+    p, _ = pipeline([WRONG, HALF, CRASH], sandbox, candidates=3)
+    r = p.run(Request(STUB))
+    assert not r.passed and r.tests_passed == 1 and "4 if x == 2" in r.code
+    assert "double(-3)" in r.failure
+
+
+def test_max_iterations_stop(sandbox):
+    p, fake = pipeline([WRONG] * 4, sandbox, max_iters=3)
+    r = p.run(Request(STUB))
+    assert not r.passed and r.iterations == 3 and len(fake.calls) == 4
+    assert r.code.strip() == WRONG.removesuffix("```").strip()
+
+
+def test_second_repair_is_a_hinted_rewrite(sandbox):
+    p, fake = pipeline([WRONG, WRONG, RIGHT], sandbox, max_iters=3)
+    r = p.run(Request(STUB))
+    assert r.passed and r.iterations == 2
+    rewrite = fake.calls[2]["messages"][-1]["content"]
+    assert "return x * 3" not in rewrite and "Careful" in rewrite
+
+
+def test_user_tests_in_cell_body_count(sandbox):
+    p, _ = pipeline(["def inc(x):\n    return x + 1\n```"], sandbox)
+    r = p.run(Request("write a function inc(x) that adds one", context="assert inc(1) == 2\nassert inc(-1) == 0"))
+    assert r.passed and r.tests_total == 2
+
+
+def test_model_tests_contradicting_truth_are_outvoted(sandbox):
+    task = "write a function square(x) that returns x squared"
+    good = "def square(x):\n    return x * x\n```"
+    tests = "4) == 16\nassert square(3) == 9\nassert square(2) == 5\n```"  # the last one is wrong
+    p, fake = pipeline([good, tests, good.replace("x * x", "x ** 2"), "def square(x):\n    return x*x\n```"],
+                       sandbox, candidates=3)  # fmt: skip
+    r = p.run(Request(task))
+    assert "def square" in r.code and r.code.startswith("def square(x):\n    return x * x")  # greedy kept
+    assert len(fake.calls) == 4
+
+
+def test_model_tests_not_used_when_docstring_has_examples(sandbox):
+    p, fake = pipeline([RIGHT], sandbox)
+    p.run(Request(STUB))
+    assert all("assert statements" not in c["messages"][-1]["content"] for c in fake.calls)
+
+
+def test_no_run_generates_only(sandbox):
+    p, _ = pipeline([WRONG], sandbox)
+    r = p.run(Request(STUB, run=False))
+    assert r.passed is None and "x * 3" in r.code
+
+
+def test_code_that_crashes_the_kernel_is_survived(sandbox):
+    p, _ = pipeline(["import os\nos._exit(1)\n```", RIGHT], sandbox, max_iters=1)
+    r = p.run(Request(STUB))
+    assert r.passed
+
+
+def test_interrupt_stops_the_loop_and_sandbox_survives(sandbox):
+    def boom(_messages):
+        raise KeyboardInterrupt
+
+    p, _ = pipeline([WRONG, boom], sandbox, max_iters=2)
+    req = Request(STUB)
+    with pytest.raises(KeyboardInterrupt):
+        p.run(req)
+    assert req.cancel.is_set()
+    assert sandbox.run("1 + 1").stdout.strip() == "2"
+
+
+def test_cancel_event_returns_best_so_far(sandbox):
+    req = Request(STUB)
+
+    def cancel_then_wrong(_messages):
+        req.cancel.set()
+        return WRONG
+
+    p, fake = pipeline([cancel_then_wrong, RIGHT], sandbox, candidates=3, max_iters=2)
+    r = p.run(req)
+    assert r.cancelled and len(fake.calls) == 1 and not r.passed
+
+
+FLASK = "write a REST API in Flask with routes, models, auth middleware and error handlers"
+PLAN = {
+    "parts": [
+        {"name": "routes", "signature": "def register_routes(app)", "purpose": "add the endpoints",
+         "depends": ["User", "require_auth"]},
+        {"name": "User", "signature": "class User", "purpose": "the user model", "depends": []},
+        {"name": "require_auth", "signature": "def require_auth(f)", "purpose": "auth decorator",
+         "depends": ["User"]},
+        {"name": "errors", "signature": "def register_errors(app)", "purpose": "error handlers", "depends": []},
+    ]
+}  # fmt: skip
+
+
+def test_decomposition_calls_each_part_in_dependency_order(sandbox):
+    assert not is_atomic(FLASK) and is_atomic(STUB) and is_atomic("write add(a, b)")
+    parts = {
+        "class User": "class User:\n    def __init__(self, name):\n        self.name = name\n```",
+        "def require_auth(f)": "import functools\n\ndef require_auth(f):\n    @functools.wraps(f)\n    def w(*a):\n        return f(*a)\n    return w\n```",
+        "def register_routes(app)": "import functools\n\ndef register_routes(app):\n    return [User, require_auth]\n```",
+        "def register_errors(app)": "def register_errors(app):\n    return {404: 'not found'}\n```",
+    }  # fmt: skip
+
+    def part_reply(messages):
+        text = messages[-1]["content"]
+        return next(v for k, v in parts.items() if f"Write `{k}`" in text)
+
+    events = []
+    p, fake = pipeline([json.dumps(PLAN)] + [part_reply] * 4, sandbox, events, decompose=True)
+    r = p.run(Request(FLASK, context="assert register_errors(None)[404] == 'not found'"))
+    assert fake.calls[0]["grammar"] and "parts" in fake.calls[0]["grammar"]
+    asked = [c["messages"][-1]["content"] for c in fake.calls[1:]]
+    order_seen = [k for a in asked for k in parts if f"Write `{k}`" in a]
+    assert order_seen == ["class User", "def require_auth(f)", "def register_routes(app)", "def register_errors(app)"]
+    assert "class User" in asked[1] and "already exist" in asked[1]  # dependency signatures shown
+    assert "register_errors" in asked[0] and "error handlers" in asked[0]  # the plan, not the others' code
+    assert r.subtasks == ["User", "require_auth", "routes", "errors"]
+    assert r.code.count("import functools") == 1 and r.code.index("class User") < r.code.index("def register_routes")
+    assert r.passed and [e.kind for e in events].count("plan") == 1
+
+
+def test_unusable_plan_falls_back_to_one_call(sandbox):
+    p, _ = pipeline(['{"parts": []}', "x = 1\n```"], sandbox, decompose=True)
+    r = p.run(Request(FLASK, run=False))
+    assert r.subtasks == [] and r.code.strip() == "x = 1"
+
+
+def test_plan_helpers():
+    parts = parse_plan(json.dumps(PLAN))
+    assert [p.name for p in parts] == ["User", "require_auth", "routes", "errors"]
+    cyc = parse_plan('{"parts": [{"name": "a", "signature": "a()", "purpose": "x", "depends": ["b"]},'
+                     '{"name": "b", "signature": "b()", "purpose": "y", "depends": ["a", "zzz"]}]}')  # fmt: skip
+    assert sorted(p.name for p in order(cyc)) == ["a", "b"] and cyc[0].depends in (["a"], [])
+    assert assemble(["import os\ndef f():\n    pass", "import os\ndef f():\n    return 1\ndef g():\n    pass"]).count("def f") == 1
+
+
+def test_gather_checks_sources():
+    checks = gather_checks(STUB, "assert double(0) == 0", "double")
+    assert {c.source for c in checks} == {"user", "docstring"} and len(checks) == 3
+
+
+def test_empty_task_is_rejected(sandbox):
+    p, _ = pipeline([], sandbox)
+    with pytest.raises(ValueError, match="empty task"):
+        p.run(Request("  "))

@@ -1,0 +1,286 @@
+"""Sandbox tests against real kernels (each kernel start costs ~1 s: share where state allows)."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import gc
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smallcode_jupyter.sandbox import RunResult, Sandbox, SandboxError
+from smallcode_jupyter.sandbox.kernel import SandboxKernelManager, kernel_env
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with Sandbox(timeout=10) as sandbox:
+        yield sandbox
+
+
+def assert_works(sb: Sandbox) -> None:
+    r = sb.run("print(6 * 7)")
+    assert r.ok, r
+    assert r.stdout == "42\n"
+
+
+def test_success_with_stdout_and_stderr(sb):
+    r = sb.run("import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n1 + 1")
+    assert isinstance(r, RunResult)
+    assert r.ok
+    assert "hello\n" in r.stdout
+    assert "oops\n" in r.stdout
+    assert r.stdout.endswith("2\n")  # execute_result text/plain
+    assert r.error_name is None
+    assert not (r.timed_out or r.died or r.restarted or r.truncated)
+    assert 0 < r.seconds < 5
+
+
+def test_exception_has_plain_traceback(sb):
+    r = sb.run("def f():\n    return 1 / 0\n\nprint('before')\nf()")
+    assert not r.ok
+    assert r.error_name == "ZeroDivisionError"
+    assert "division by zero" in r.error_value
+    assert "ZeroDivisionError" in r.traceback
+    assert "return 1 / 0" in r.traceback
+    assert not ANSI.search(r.traceback)
+    assert r.stdout == "before\n"
+    assert not r.died
+
+
+def test_syntax_error(sb):
+    r = sb.run("def f(:\n    pass")
+    assert not r.ok
+    assert r.error_name == "SyntaxError"
+    assert not ANSI.search(r.traceback)
+
+
+def test_sys_exit_is_an_error_not_a_crash(sb):
+    r = sb.run("import sys\nsys.exit(3)")
+    assert not r.ok
+    assert r.error_name == "SystemExit"
+    assert not r.died
+    assert_works(sb)
+
+
+def test_input_fails_fast(sb):
+    start = time.monotonic()
+    r = sb.run("x = input('name? ')")
+    assert time.monotonic() - start < 3
+    assert not r.ok
+    assert r.error_name  # StdinNotImplementedError
+    assert not r.timed_out
+
+
+def test_infinite_loop_times_out_then_recovers(sb):
+    r = sb.run("while True: pass", timeout=2)
+    assert r.timed_out
+    assert not r.ok
+    assert r.error_name == "TimeoutError"
+    assert not r.restarted  # the interrupt was enough
+    assert 2 <= r.seconds < 4
+    assert_works(sb)
+
+
+def test_loop_ignoring_sigint_gets_kernel_replaced(sb):
+    sb.run("marker = 1")
+    code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
+    r = sb.run(code, timeout=1)
+    assert r.timed_out
+    assert r.restarted
+    assert not r.ok
+    assert r.seconds < 1 + sb.interrupt_grace + 1.5
+    assert_works(sb)
+    assert sb.run("marker").error_name == "NameError"  # fresh kernel
+
+
+def test_os_exit_kills_kernel_and_next_run_works(sb):
+    start = time.monotonic()
+    r = sb.run("print('last words', flush=True)\nimport os\nos._exit(1)")
+    assert time.monotonic() - start < 3  # noticed quickly, not at the timeout
+    assert r.died
+    assert r.restarted
+    assert not r.ok
+    assert r.error_name == "KernelDied"
+    assert "code 1" in r.error_value
+    assert_works(sb)
+
+
+def test_output_is_capped():
+    with Sandbox(timeout=30, max_output=100_000, warm_spare=False) as small:
+        r = small.run("for _ in range(50):\n    print('x' * 1_000_000)")
+    assert r.ok
+    assert r.truncated
+    marker = "\n[... output truncated: "
+    assert marker in r.stdout
+    head, tail = r.stdout.split(marker)
+    assert len(head) == 100_000
+    assert int(tail.split()[0]) == 50 * 1_000_001 - 100_000
+
+
+def test_default_cap_with_50_mb(sb):
+    r = sb.run("s = 'y' * 1_000_000\nfor _ in range(50):\n    print(s)", timeout=30)
+    assert r.truncated
+    assert len(r.stdout) <= sb.max_output + 100
+
+
+def test_reset_gives_fresh_state(sb):
+    sb.run("secret = 123")
+    assert sb.run("print(secret)").stdout == "123\n"
+    sb.reset()
+    r = sb.run("print(secret)")
+    assert r.error_name == "NameError"
+
+
+def test_nothing_leaks_into_the_caller(sb):
+    cwd, path, env = os.getcwd(), list(sys.path), dict(os.environ)
+    r = sb.run(
+        textwrap.dedent(
+            """
+            import os, sys
+            print(os.getcwd())
+            print(sys.executable)
+            os.chdir('/')
+            sys.path.insert(0, '/nowhere')
+            os.environ['SMALLCODE_LEAK'] = '1'
+            leaked_global = 1
+            """
+        )
+    )
+    assert r.ok, r
+    kernel_cwd, kernel_python = r.stdout.splitlines()
+    assert kernel_python == sys.executable
+    assert kernel_cwd != cwd
+    assert Path(kernel_cwd).name.startswith("smallcode-sandbox-")
+    assert Path(kernel_cwd).parent == Path(tempfile.gettempdir())
+    assert (os.getcwd(), sys.path, dict(os.environ)) == (cwd, path, env)
+    assert "leaked_global" not in globals()
+
+
+def test_kernel_env_drops_jupyter_variables():
+    env = kernel_env({"PATH": "/bin", "JPY_PARENT_PID": "1", "JPY_SESSION_NAME": "x.ipynb"})
+    assert env == {"PATH": "/bin"}
+
+
+def test_kernel_command_uses_this_interpreter_with_hook():
+    km = SandboxKernelManager()
+    assert km.kernel_spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
+
+    class Wrapped(SandboxKernelManager):
+        def wrap_command(self, cmd: list[str]) -> list[str]:
+            return ["prlimit", "--", *cmd]
+
+    cmd = Wrapped(connection_file="/tmp/c.json").format_kernel_cmd()
+    assert cmd[:3] == ["prlimit", "--", sys.executable]
+    assert cmd[-1].endswith("c.json")
+
+
+def test_cancel_from_another_thread(sb):
+    threading.Timer(0.5, sb.cancel).start()
+    start = time.monotonic()
+    r = sb.run("import time\ntime.sleep(30)", timeout=20)
+    assert time.monotonic() - start < 3
+    assert r.cancelled
+    assert not r.ok
+    assert_works(sb)
+
+
+def test_keyboard_interrupt_interrupts_kernel_and_reraises(sb):
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        sb.run("while True: pass", timeout=20)
+    assert time.monotonic() - start < 3
+    assert_works(sb)
+
+
+def test_run_from_worker_thread_and_inside_event_loop(sb):
+    results: list[RunResult] = []
+    worker = threading.Thread(target=lambda: results.append(sb.run("print('thread')")))
+    worker.start()
+    worker.join(30)
+    assert results and results[0].stdout == "thread\n"
+
+    async def in_a_cell() -> RunResult:  # a notebook cell runs with a live asyncio loop
+        return sb.run("print('loop')")
+
+    assert asyncio.run(in_a_cell()).stdout == "loop\n"
+
+
+def test_start_failure_is_a_sandbox_error(monkeypatch):
+    monkeypatch.setattr(
+        SandboxKernelManager, "wrap_command", lambda self, cmd: ["/nonexistent/python", *cmd[1:]]
+    )
+    with pytest.raises(SandboxError, match="cannot start a sandbox kernel"):
+        Sandbox(warm_spare=False).start()
+
+
+def test_garbage_collected_sandbox_shuts_its_kernel_down():
+    sandbox = Sandbox(warm_spare=False)
+    pid, workdir = sandbox.run("import os; print(os.getpid(), os.getcwd())").stdout.split()
+    del sandbox
+    gc.collect()
+    assert not alive(int(pid))
+    assert not os.path.exists(workdir)
+
+
+_NO_ORPHANS = """
+import atexit, os, sys
+import psutil
+me = psutil.Process()
+def children():
+    return " ".join(str(p.pid) for p in me.children(recursive=True))
+# Registered first, so it runs after the sandbox's own atexit hook.
+atexit.register(lambda: print("exit:", children(), flush=True))
+from smallcode_jupyter.sandbox import Sandbox
+sb = Sandbox(timeout=5)
+sb.start()
+workdir = sb.run("import os; print(os.getcwd())").stdout.strip()
+sb.reset()
+sb.run("import os; os._exit(3)")
+sb.run("1")
+print("running:", children())
+if sys.argv[1] == "close":
+    sb.close()
+    print("closed:", children())
+    print("workdir kept:", os.path.exists(workdir))
+# else: rely on the atexit fallback
+"""
+
+
+@pytest.mark.parametrize("how", ["close", "atexit"])
+def test_no_orphan_processes(how):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_ORPHANS, how],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    )
+    lines = dict(line.split(":", 1) for line in proc.stdout.splitlines())
+    assert lines["running"].split()  # current kernel and its spare were children
+    assert lines["exit"].strip() == ""  # nothing left when the interpreter exits
+    if how == "close":
+        assert lines["closed"].strip() == ""  # nothing left once close() returned
+        assert lines["workdir kept"].strip() == "False"
