@@ -132,8 +132,8 @@ def run_tasks(
         from tqdm import tqdm
 
         bar = tqdm(total=len(tasks), desc=f"{mode}", unit="task", dynamic_ncols=True)
-    passed = done = 0
-    for task in tasks:
+    passed = 0
+    for done, task in enumerate(tasks, 1):
         request = Request(task=task.prompt, entry_point=task.entry_point, **opts)  # never task.test
         if mode == "bestof":
             result = BestOf(llm, settings, verifier, budget).run(request)
@@ -153,7 +153,6 @@ def run_tasks(
         if out is not None:
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
-        done += 1
         passed += hidden.ok
         if bar is not None:
             bar.set_postfix_str(f"pass {passed}/{done} = {100 * passed / done:.1f}%")

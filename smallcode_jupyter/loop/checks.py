@@ -828,7 +828,11 @@ def _doctest_example(
     all_nodes: list[ast.AST] = [*setup_trees, tree]
     star = any(  # `>>> from decimal import *` binds names we cannot see
         isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)
-    ) or any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for t in setup_trees for n in ast.walk(t))
+    ) or any(
+        isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+        for t in setup_trees
+        for n in ast.walk(t)
+    )
     usable = (star or not _unresolved(all_nodes, targets)) and targets.exercised(all_nodes)
     setup_src = _import_setup(all_nodes, targets) + [s for s, _ in setups]
     stmt = tree.body[0] if len(tree.body) == 1 else None
