@@ -190,6 +190,16 @@ class Stack:
     assert all_pass(impl, checks)
 
 
+def test_doctest_reads_the_docstring_like_doctest_does() -> None:
+    # Doctest reads the evaluated docstring: a doubled backslash in the source is one backslash.
+    # A single backslash-n written inside a string literal stays the author's escape sequence
+    # (taken literally it would split the example over two lines).
+    text = 'def strip(s):\n    """\n    >>> strip(" a\\\\n")\n    \'a\'\n    >>> strip("b\\n")\n    \'b\'\n    """\n'
+    checks = extract_checks(text, "strip")
+    assert [c.call for c in checks] == ["strip(' a\\n')", "strip('b\\n')"]
+    assert all_pass("def strip(s): return s.strip()", checks)
+
+
 def test_doctest_in_comments_and_unknown_names() -> None:
     text = "# >>> sq(3)\n# 9\n# >>> sq(y)\n# 4\n"
     assert labels(extract_checks(text, "sq")) == ["sq(3) == 9"]  # `y` would be a NameError
@@ -426,6 +436,13 @@ def test_user_checks_on_prose_and_empty_bodies() -> None:
     assert user_checks("Make it fast.\nHandle empty lists; return None for them.\n- must be O(n)") == []
     assert user_checks("import numpy as np\ndef helper(x):\n    return x\n") == []
     assert user_checks("def f(:\n  ???\n]]]") == []  # not Python at all: no crash
+
+
+def test_user_checks_doctest_in_a_cell_function() -> None:
+    body = 'def double(x):\n    """\n    >>> double(4)\n    8\n    """\n    ...\n'
+    checks = user_checks(body)
+    assert labels(checks) == ["double(4) == 8"]
+    assert checks[0].source == "user"
 
 
 def test_user_checks_whole_python_cell() -> None:

@@ -153,7 +153,7 @@ _SAFE_ARG_NAMES = frozenset(
     ]
 )
 _PROSE_CONSTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
-_MAX_TEXT = 200_000
+_MAX_TEXT = 1_000_000
 _MAX_SPAN = 3000
 
 
@@ -638,12 +638,13 @@ class _Targets:
     explicit forms only (doctests, asserts, strong prose separators).
     """
 
-    def __init__(self, text: str, entry_point: str | None) -> None:
+    def __init__(self, text: str, entry_point: str | None, tree: ast.Module | None = None) -> None:
         self.text = text
         self.defs = _defs_in_text(text)
         # only imports a check can repeat (`from solution import f` cannot)
         self.imports = {k: v for k, v in _imports_in_text(text).items() if _importable(ast.parse(v).body[0])}
-        tree = _parse_module(text) if text else None
+        if tree is None and text:
+            tree = _parse_module(text)
         if tree is not None:  # methods are not callable by bare name: only top-level defs count
             names = {n.name for n in _flatten_main(tree.body) if isinstance(n, _DEF_NODES)}
         else:
@@ -1347,8 +1348,8 @@ def extract_checks(text: str, entry_point: str | None = None, source: str = "doc
     if not text:
         return []
     text = text[:_MAX_TEXT].replace("\r\n", "\n").replace("\t", "    ")
-    targets = _Targets(text, entry_point)
     tree = _parse_module(text)
+    targets = _Targets(text, entry_point, tree)
     consumed: set[int] = set()
     if tree is not None:
         # Python source: examples live in docstrings and comments; code lines are not examples.

@@ -34,12 +34,16 @@ def is_atomic(task: str) -> bool:
     """No model call: stubs and short single-purpose tasks are atomic; enumerations are not.
 
     "a REST API in Flask with routes, models, auth middleware and error handlers" lists four
-    components (commas and "and" split it into >= 4 pieces) in more than ten words.
+    components (commas and "and" split it into >= 4 pieces); "a function f ..., a function g
+    ... and a function h ..." names several units outright.
     """
     if stub_entry_point(task):
         return True
     pieces = [p for p in re.split(r",|;|\band\b|\bthen\b", task) if p.strip()]
-    return not (len(pieces) >= 4 and len(task.split()) >= 10)
+    units = len(re.findall(r"\b(?:function|class|method|endpoint)\b", task))
+    if len(pieces) >= 4 and len(task.split()) >= 10:
+        return False
+    return not (units >= 2 and len(pieces) >= 3)
 
 
 def parse_plan(text: str) -> list[Part]:
