@@ -205,3 +205,23 @@ def test_empty_task_is_rejected(sandbox):
     p, _ = pipeline([], sandbox)
     with pytest.raises(ValueError, match="empty task"):
         p.run(Request("  "))
+
+
+def test_failing_part_is_rewritten_alone(sandbox):
+    plan = {"parts": [
+        {"name": "words", "signature": "def words(text)", "purpose": "split into lowercase words", "depends": []},
+        {"name": "count", "signature": "def count(text)", "purpose": "number of words", "depends": ["words"]},
+    ]}  # fmt: skip
+    replies = [
+        json.dumps(plan),
+        "def words(text):\n    return text.split()\n```",
+        "def count(text):\n    return len(words(text))\n```",
+        "def words(text):\n    return text.lower().split()\n```",  # the rewrite of `words` only
+    ]
+    task = "write a module with a function words(text) that splits text into lowercase words, and a function count(text) that counts them"
+    p, fake = pipeline(replies, sandbox, decompose=True, max_iters=2)
+    r = p.run(Request(task, context="assert words('A b') == ['a', 'b']\nassert count('a b c') == 3"))
+    assert r.passed and r.iterations == 1 and len(fake.calls) == 4
+    rewrite_prompt = fake.calls[3]["messages"][-1]["content"]
+    assert "Write `def words(text)`" in rewrite_prompt and "expected ['a', 'b']" in rewrite_prompt
+    assert "def count(text)" in r.code and "lower()" in r.code

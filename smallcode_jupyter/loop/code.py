@@ -64,18 +64,23 @@ def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
 
 
 def strip_main(code: str) -> str:
-    """Drop an ``if __name__ == "__main__":`` block: demo code has no place in a tested unit."""
+    """Drop demo code: an ``if __name__ == "__main__":`` block and top-level asserts.
+
+    They are the model's own unverified tests and prints; a wrong one would make a correct
+    candidate fail to load. The user's tests are run separately as checks.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return code
     lines = code.splitlines()
     for node in reversed(tree.body):
-        if (
+        main = (
             isinstance(node, ast.If)
             and isinstance(node.test, ast.Compare)
             and isinstance(node.test.left, ast.Name)
             and node.test.left.id == "__name__"
-        ):
+        )
+        if main or isinstance(node, ast.Assert):
             del lines[node.lineno - 1 : node.end_lineno]
     return "\n".join(lines).rstrip() + "\n"

@@ -250,27 +250,60 @@ class Pipeline:
                   failure=r.first_failure()[:300], traceback="", weak=True)  # fmt: skip
 
     def _solve_parts(self, task, parts, request: Request, checks, verifier, state: Result) -> _Best:
-        """One small-context call per part, assembled in dependency order, then tested together."""
+        """One small-context call per part, assembled in dependency order, then tested together.
+
+        A failing check that calls one part's function sends only that part back for a hinted
+        rewrite (its own small call again); other failures repair the assembled program.
+        """
         plan = "\n".join(f"- {p.describe()}" for p in parts)
         codes: dict[str, str] = {}
+
+        def part_messages(p, hint: str = "") -> tuple[str, list[Message]]:
+            deps = "\n".join(_signature_of(codes.get(d, ""), d) or by_name(parts, d).signature for d in p.depends)
+            sub = f"Write `{p.signature}`: {p.purpose}"
+            ctx = self._context_for(sub, request, state)
+            msgs = task_messages(sub, ctx, plan, deps)
+            if hint:
+                msgs = repair_messages(msgs[-1]["content"], "", hint, rewrite=True)
+            return sub, msgs
+
+        gen = Generator(self.llm, request.max_tokens or self.settings.max_tokens, self.settings.temperature)
         for p in parts:
             if request.cancel.is_set():
                 break
-            deps = "\n".join(_signature_of(codes.get(d, ""), d) or by_name(parts, d).signature for d in p.depends)
-            sub = Request(f"Write `{p.signature}`: {p.purpose}", request.context, max_tokens=request.max_tokens,
-                          run=False, plan=False, use_context=request.use_context, cancel=request.cancel)  # fmt: skip
-            best = self._solve(sub.task, sub, None, [], None, state, plan=plan, depends=deps, part=p.name)
-            codes[p.name] = best.candidate.code
-        program = planner.assemble(list(codes.values()))
-        cand = Candidate(program, "assembled", 0)
+            sub, msgs = part_messages(p)
+            self.emit("generate", candidate=0, origin="greedy", part=p.name)
+            state.candidates += 1
+            codes[p.name] = gen.one(msgs, sub, None, state.usage, on_token=lambda t: self.emit("token", text=t),
+                                    cancel=request.cancel)  # fmt: skip
+        cand = Candidate(planner.assemble(list(codes.values())), "assembled", 0)
         if verifier is None:
             return _Best(cand, None)
         seen: dict[str, Report] = {}
         best = _Best(cand, self._check(verifier, cand, checks, seen))
         n_repairs = self.settings.max_iters if request.max_iters is None else request.max_iters
-        gen = Generator(self.llm, request.max_tokens or self.settings.max_tokens * 2, self.settings.temperature)
+        for it in range(1, n_repairs + 1):
+            failing = best.report.failures[0].label if best.report.failures else ""
+            owner = next((p for p in parts if failing.startswith(f"{p.name}(")), None)
+            if best.report.ok or request.cancel.is_set() or owner is None:
+                break
+            self.emit("repair", iteration=it, origin=f"rewrite {owner.name}", failure=best.report.first_failure()[:300])
+            state.iterations += 1
+            state.candidates += 1
+            sub, msgs = part_messages(owner, best.report.first_failure())
+            trial = dict(codes)
+            trial[owner.name] = gen.one(msgs, sub, None, state.usage, temperature=self.settings.temperature or 0.7,
+                                        seed=3000 + it, cancel=request.cancel)  # fmt: skip
+            cand = Candidate(planner.assemble(list(trial.values())), "part-rewrite", state.candidates - 1)
+            report = self._check(verifier, cand, checks, seen)
+            if report.score > best.report.score:
+                best, codes = _Best(cand, report), trial
+        remaining = n_repairs - state.iterations
+        if best.report.ok or remaining <= 0:
+            return best
+        gen2 = Generator(self.llm, request.max_tokens or self.settings.max_tokens * 2, self.settings.temperature)
         messages = task_messages(task, request.context)
-        return self._repair(task, None, best, checks, verifier, seen, messages, state, request, n_repairs, gen)
+        return self._repair(task, None, best, checks, verifier, seen, messages, state, request, remaining, gen2)
 
     def _finish(self, state: Result, best: _Best, checks: list[Check]) -> None:
         state.code = best.candidate.code

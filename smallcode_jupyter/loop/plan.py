@@ -34,16 +34,14 @@ def is_atomic(task: str) -> bool:
     """No model call: stubs and short single-purpose tasks are atomic; enumerations are not.
 
     "a REST API in Flask with routes, models, auth middleware and error handlers" lists four
-    components (commas and "and" split it into >= 4 pieces); "a function f ..., a function g
-    ... and a function h ..." names several units outright.
+    components (commas and "and" split it into >= 4 pieces); "a function f(x) ... and a
+    function g(y) ..." names several units outright.
     """
     if stub_entry_point(task):
         return True
     pieces = [p for p in re.split(r",|;|\band\b|\bthen\b", task) if p.strip()]
-    units = len(re.findall(r"\b(?:function|class|method|endpoint)\b", task))
-    if len(pieces) >= 4 and len(task.split()) >= 10:
-        return False
-    return not (units >= 2 and len(pieces) >= 3)
+    named = set(re.findall(r"\b(?:function|method)\s+`?([A-Za-z_]\w*)`?\s*\(", task))
+    return len(named) < 2 and not (len(pieces) >= 4 and len(task.split()) >= 10)
 
 
 def parse_plan(text: str) -> list[Part]:
