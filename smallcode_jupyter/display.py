@@ -60,8 +60,10 @@ class View:
             if not self.live:
                 self._write(line + "\n")
             self._refresh(force=True)
-        if self.verbose and event.kind in ("prompt", "run") and not self.live:
-            self._write((d.get("text") or d.get("traceback") or "") + "\n")
+        if self.verbose and event.kind in ("prompt", "run"):
+            detail = d.get("text") if event.kind == "prompt" else d.get("traceback")
+            if detail:
+                self._write(f"--- {event.kind} ---\n{detail}\n")
 
     def _write(self, text: str) -> None:
         out = self.out or sys.stdout
@@ -92,6 +94,8 @@ class View:
             return f"• repair {d['iteration']} ({d['origin']})"
         if k == "done":
             return f"■ {d['summary']}"
+        if k == "prompt":
+            return ""
         if k == "error":
             return f"✗ {d['message']}"
         return ""
@@ -131,9 +135,24 @@ class View:
             "passed": result.passed, "seconds": round(result.seconds, 2),
             "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
         }  # fmt: skip
+        verdict = failure_note(result)
         if self.live:
             display(Markdown(f"```python\n{result.code}\n```"))
+            if verdict:
+                display(Markdown(f"**{html.escape(verdict)}**"))
             display({RESULT_MIME: data, "text/plain": result.summary()}, raw=True)
         else:
             print(result.code)
             print(result.summary())
+            if verdict:
+                print(verdict)
+
+
+def failure_note(result: Result) -> str:
+    """Say plainly when nothing passed: the code shown is only the best attempt."""
+    if result.passed is not False:
+        return ""
+    if result.tests_total:
+        return (f"No candidate passed every test: this is the best one ({result.tests_passed}/"
+                f"{result.tests_total}); it fails {result.failure}")  # fmt: skip
+    return f"The code does not run: {result.failure}"

@@ -80,11 +80,22 @@ class SmallcodeMagics(Magics):
     edge = Bool(False, help="Edge Mode: lean settings for machines with about 4 GB of RAM.").tag(config=True)
     check_memory = Bool(True, help="Refuse to load a model that does not fit in free RAM.").tag(config=True)
     verbose = Bool(False, help="Show prompts and full tracebacks.").tag(config=True)
+    use_context = Bool(True, help="Retrieve context from the notebook, the project and corpora.").tag(
+        config=True
+    )
+    project_dir = Unicode(
+        "", help="Folder to retrieve helpers from; '' is the notebook's folder (or the cwd, if indexed)."
+    ).tag(config=True)
+    context_provider = Unicode(
+        "", help="'module:factory' returning your own ContextProvider; '' uses the built-in retriever."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, config=shell.config if shell else None, **kwargs)
         self._resolved: ResolvedModel | None = None
         self._sandbox: Any = None
+        self._retriever: Any = None
+        self._retriever_key: Any = None
 
     def close(self) -> None:
         """Free what this instance holds: the resolved model and the sandbox kernels."""
@@ -100,6 +111,23 @@ class SmallcodeMagics(Magics):
         if self._sandbox is None or self._sandbox.closed:
             self._sandbox = Sandbox(timeout=self.timeout).start()
         return self._sandbox
+
+    def retriever(self) -> Any:
+        """The context provider (notebook, project, corpora), rebuilt when those change."""
+        from .context.corpus import list_corpora
+        from .context.retriever import project_retriever
+
+        key = (self.project_dir, tuple(list_corpora()), self.context_provider)
+        if self._retriever is None or key != self._retriever_key:
+            if self.context_provider:
+                from importlib import import_module
+
+                module, _, factory = self.context_provider.partition(":")
+                self._retriever = getattr(import_module(module), factory or "provider")()
+            else:
+                self._retriever = project_retriever(self.project_dir or None, self.shell, key[1])
+            self._retriever_key = key
+        return self._retriever
 
     # -- model ----------------------------------------------------------------------------------
     def resolved_model(self) -> ResolvedModel:
@@ -144,7 +172,8 @@ class SmallcodeMagics(Magics):
     @line_cell_magic
     def smallcode(self, line: str, cell: str | None = None) -> None:
         """%%smallcode [options] TASK — write code for TASK; the cell body is optional context
-        (examples, tests, constraints). %smallcode status|model NAME|models|config|edge [on|off].
+        (examples, tests, constraints). %smallcode status|model NAME|models|config|edge [on|off]|
+        index [PATH]|context "QUERY"|corpus add PATH|list|remove PATH.
         """
         if cell is None:
             return self._line(line)
@@ -180,7 +209,8 @@ class SmallcodeMagics(Magics):
                 timeout=_first(args.timeout, self.timeout),
             )  # fmt: skip
             sandbox = self.sandbox() if request.run else None
-            result = Pipeline(llm, settings, sink=view, sandbox=sandbox).run(request)
+            context = self.retriever() if self.use_context else None
+            result = Pipeline(llm, settings, sink=view, sandbox=sandbox, context=context).run(request)
         except (ModelError, SandboxError) as e:
             print(f"smallcode: {e}", file=sys.stderr)
             return None
@@ -192,7 +222,10 @@ class SmallcodeMagics(Magics):
         _last_result = result
         view.finish(result)
         if self.insert and not args.no_insert and result.code.strip() and self.shell is not None:
-            self.shell.set_next_input(result.code.rstrip() + "\n", replace=False)
+            code = result.code.rstrip() + "\n"
+            if result.passed is False:  # offered, but marked: it is only the best attempt
+                code = f"# smallcode: best attempt, still failing: {result.failure[:200]}\n" + code
+            self.shell.set_next_input(code, replace=False)
         return result
 
     # -- line subcommands ---------------------------------------------------------------------------
@@ -201,6 +234,7 @@ class SmallcodeMagics(Magics):
         handlers = {
             "status": self._status, "model": self._set_model, "models": self._models,
             "config": self._config, "edge": self._edge,
+            "index": self._index, "context": self._context, "corpus": self._corpus,
         }  # fmt: skip
         handler = handlers.get(cmd or "status")
         if handler is None:
@@ -260,6 +294,35 @@ class SmallcodeMagics(Magics):
             r = self._resolved
             self._resolved = replace(r, settings=settings_for(r.info, r.preset, self.edge))
         print(f"edge mode {'on' if self.edge else 'off'}")
+
+    def _index(self, arg: str) -> None:
+        """%smallcode index [PATH]: index PATH (default: the project) and retrieve from it."""
+        from pathlib import Path
+
+        from .context import commands
+
+        path = Path(arg or self.project_dir or ".").expanduser()
+        commands.index(path)
+        if arg:
+            self.project_dir = str(path.resolve())
+        self._retriever = None
+
+    def _context(self, arg: str) -> None:
+        """%smallcode context "<query>": what retrieval would give the model, with file:line."""
+        from . import llm
+        from .context import commands
+
+        loaded = llm.loaded()
+        budget = self._resolved.settings.context_budget if self._resolved is not None else 0
+        count = loaded[0].count_tokens if loaded and budget else None
+        commands.show_context(self.retriever(), arg, count_tokens=count, budget=budget)
+
+    def _corpus(self, arg: str) -> None:
+        """%smallcode corpus add PATH | list | remove PATH."""
+        from .context import commands
+
+        if commands.corpus(arg):
+            self._retriever = None
 
 
 def _first(*values: Any) -> Any:

@@ -146,3 +146,25 @@ def test_resolve_is_lazy_and_cached(shell, smollm2):
     m.model = "smollm2-135m"
     assert m.resolved_model().path == resolve("smollm2-135m").path
     assert m.resolved_model() is m.resolved_model()
+
+
+def test_interrupt_stops_cleanly_and_inserts_nothing(shell, magics, capsys):
+    def boom(_messages):
+        raise KeyboardInterrupt
+
+    shell.rl_next_input = None
+    magics.fake.replies = [boom]
+    run(shell, "--no-run write add")
+    assert "stopped by the user" in capsys.readouterr().err
+    assert shell.rl_next_input is None
+    assert shell.run_cell("40 + 2").result == 42
+
+
+def test_failing_best_attempt_is_offered_but_marked(shell, magics, capsys):
+    magics.fake.replies = ["def inc(x):\n    return x\n```"]
+    run(shell, "--candidates 1 --max-iters 0 write a function inc(x) that adds one", "assert inc(1) == 2")
+    out = capsys.readouterr().out
+    assert "No candidate passed every test" in out and "inc(1)" in out
+    assert shell.rl_next_input.startswith("# smallcode: best attempt, still failing")
+    assert "def inc(x)" in shell.rl_next_input
+    assert "inc" not in shell.user_ns  # generated code never ran in the user's namespace

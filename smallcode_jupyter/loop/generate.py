@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..llm import ChatModel, Message
 from . import generate_prompts as P
-from .code import complete_with_stub, extract_code, strip_main
+from .code import complete_with_stub, extract_code, strip_main, stub_entry_point
 from .events import Usage
 
 
@@ -45,6 +45,16 @@ def finish_code(text: str, task: str, entry_point: str | None) -> str:
     return complete_with_stub(code, task, entry_point) if entry_point else code
 
 
+def schedule(i: int, stub: bool) -> tuple[bool, bool]:
+    """(greedy?, continue the stub's body?) for candidate ``i``."""
+    return i == 0 or (i == 1 and stub), stub and i % 2 == 1
+
+
+def origin(i: int, stub: bool) -> str:
+    greedy, cont = schedule(i, stub)
+    return ("greedy" if greedy else "sample") + (" body" if cont else "")
+
+
 class Generator:
     """Produces candidates; ``on_token`` streams the greedy one as it is written."""
 
@@ -61,13 +71,17 @@ class Generator:
         seed: int | None = None,
         on_token: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        continue_stub: bool = False,
     ) -> str:
+        """One candidate. ``continue_stub`` prefills the stub itself so the model writes only the
+        body: a different decoding path from rewriting the whole function, hence diversity."""
+        head = task.rstrip() + "\n" if continue_stub else ""
         out = self.llm.chat(
-            messages, prefill=P.FENCE, max_tokens=self.max_tokens, temperature=temperature,
+            messages, prefill=P.FENCE + head, max_tokens=self.max_tokens, temperature=temperature,
             seed=seed, stop=P.STOP, on_token=on_token, cancel=cancel,
         )  # fmt: skip
         usage.add(out)
-        return finish_code(out.text, task, entry_point)
+        return finish_code(head + out.text, task, entry_point)
 
     def candidates(
         self,
@@ -80,13 +94,19 @@ class Generator:
         on_token: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> list[Candidate]:
-        """Candidates ``start`` .. ``start+count-1``: index 0 is greedy, the rest are samples."""
+        """Candidates ``start`` .. ``start+count-1`` in a fixed schedule.
+
+        0 is greedy (what the model alone would answer). For a function stub, 1 is greedy too but
+        continues the stub's body; later ones are samples alternating the two styles.
+        """
+        stub = bool(entry_point) and stub_entry_point(task) is not None
         out = []
         for i in range(start, start + count):
             if cancel is not None and cancel.is_set():
                 break
-            temp = 0.0 if i == 0 else self.temperature
-            code = self.one(messages, task, entry_point, usage, temp, seed=1000 + i,
-                            on_token=on_token if i == 0 else None, cancel=cancel)  # fmt: skip
-            out.append(Candidate(code, "greedy" if i == 0 else "sample", i))
+            greedy, cont = schedule(i, stub)
+            code = self.one(messages, task, entry_point, usage, 0.0 if greedy else self.temperature,
+                            seed=1000 + i, on_token=on_token if i == 0 else None, cancel=cancel,
+                            continue_stub=cont)  # fmt: skip
+            out.append(Candidate(code, origin(i, stub), i))
         return out

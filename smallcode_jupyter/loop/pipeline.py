@@ -18,7 +18,7 @@ from .checks import Check, extract_checks, user_checks
 from .code import named_function, stub_entry_point
 from .context import ContextProvider, pack, render
 from .events import Event, EventSink, Request, Result, Usage
-from .generate import Candidate, Generator, task_messages
+from .generate import Candidate, Generator, origin, task_messages
 from .repair import repair_messages
 from .selftest import vote, write_tests
 from .verify import Report, Verifier
@@ -163,9 +163,12 @@ class Pipeline:
         gen = Generator(self.llm, request.max_tokens or self.settings.max_tokens, self.settings.temperature)
         messages = task_messages(task, self._context_for(task, request, state), plan, depends)
         on_token: Callable[[str], None] = lambda t: self.emit("token", text=t)  # noqa: E731
+        stub = bool(entry) and stub_entry_point(task) is not None
 
         def candidate(i: int) -> Candidate:
-            self.emit("generate", candidate=i, origin="greedy" if i == 0 else "sample", part=part)
+            self.emit("generate", candidate=i, origin=origin(i, stub), part=part)
+            if i == 0:
+                self.emit("prompt", text=messages[-1]["content"])
             state.candidates += 1
             return gen.candidates(messages, task, entry, i, 1, state.usage, on_token, cancel)[0]
 
@@ -202,6 +205,7 @@ class Pipeline:
             state.iterations += 1
             state.candidates += 1
             msgs = repair_messages(task_user, best.candidate.code, failure, rewrite)
+            self.emit("prompt", text=msgs[-1]["content"])
             code = gen.one(msgs, task, entry, state.usage, temperature=self.settings.temperature or 0.7,
                            seed=2000 + it, cancel=request.cancel)  # fmt: skip
             cand = Candidate(code, origin, state.candidates - 1)
