@@ -45,3 +45,23 @@ def test_ask_code_goes_to_stdout_alone():
     assert "▶ smollm2-135m" in out.stderr  # progress on stderr
     assert "▶" not in out.stdout and "tokens" not in out.stdout
     assert out.stdout.strip()
+
+
+def test_ask_reads_binary_context_without_crashing(tmp_path):
+    ctx = tmp_path / "ctx.bin"
+    ctx.write_bytes(b"\xff\xfe\x00 assert add(1, 2) == 3 \x80\x81")
+    out = subprocess.run(
+        [sys.executable, "-m", "smallcode_jupyter.cli", "ask", "--model", "smollm2-135m", "--no-run",
+         "--max-tokens", "24", "--context", str(ctx), "write add(a, b)"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
+def test_huge_task_is_refused_clearly():
+    out = subprocess.run(
+        [sys.executable, "-m", "smallcode_jupyter.cli", "ask", "--model", "smollm2-135m", "--no-run", "-"],
+        input="write " + "x " * 500_000, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "characters" in out.stderr and "Traceback" not in out.stderr

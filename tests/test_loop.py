@@ -205,6 +205,8 @@ def test_empty_task_is_rejected(sandbox):
     p, _ = pipeline([], sandbox)
     with pytest.raises(ValueError, match="empty task"):
         p.run(Request("  "))
+    with pytest.raises(ValueError, match="characters"):
+        p.run(Request("write " + "x " * 500_000))
 
 
 def test_failing_part_is_rewritten_alone(sandbox):

@@ -135,3 +135,62 @@ def test_edge_settings(smollm2):
     r = resolve("qwen2.5-coder-0.5b", download=False, edge=True)
     assert r.settings.n_ctx == 2048 and not r.settings.decompose
     assert Path(r.path).exists()
+
+
+def test_model_too_big_for_free_ram_is_refused_before_loading(smollm2, monkeypatch):
+    import psutil
+
+    from smallcode_jupyter import llm as llm_mod
+
+    class Tiny:
+        available = 50 << 20
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny)
+    llm_mod.unload_all()
+    with pytest.raises(ModelError, match=r"needs about .* GB of RAM .* only 0\.0 GB is free"):
+        llm_mod.load(smollm2, n_ctx=2048)
+    assert llm_mod.loaded() == []
+
+
+def test_full_disk_before_assembly(tmp_path, monkeypatch):
+    import shutil as sh
+
+    monkeypatch.setattr(sh, "disk_usage", lambda _p: sh._ntuple_diskusage(10, 10, 1 << 20))
+    with pytest.raises(ModelError, match="not enough disk space"):
+        assemble(PRESETS["qwen2.5-coder-0.5b"], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_midway_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    real_open = Path.open
+    writes = {"n": 0}
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, b):
+            writes["n"] += 1
+            if writes["n"] > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def fake_open(self, mode="r", *a, **kw):
+        f = real_open(self, mode, *a, **kw)
+        return Full(f) if "w" in mode and self.name.endswith(".partial") else f
+
+    monkeypatch.setattr(Path, "open", fake_open)
+    with pytest.raises(ModelError, match="No space left"):
+        assemble(PRESETS["qwen2.5-coder-0.5b"], tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+MAX_INPUT_CHARS = 64_000  # far beyond any small model's window; larger input is a mistake
+
+
+class TaskError(ValueError):
+    """The request itself is unusable (empty, or far too large); the message says why."""
+
 
 @dataclass
 class Request:

@@ -17,7 +17,7 @@ from . import plan as planner
 from .checks import Check, extract_checks, user_checks
 from .code import named_function, stub_entry_point
 from .context import ContextProvider, pack, render
-from .events import Event, EventSink, Request, Result, Usage
+from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError, Usage
 from .generate import Candidate, Generator, origin, task_messages
 from .repair import repair_messages
 from .selftest import vote, write_tests
@@ -75,7 +75,14 @@ class Pipeline:
         t0 = time.perf_counter()
         task = request.task.strip()
         if not task:
-            raise ValueError("empty task: say what the code should do")
+            raise TaskError("empty task: say what the code should do")
+        size = len(task) + len(request.context)
+        if size > MAX_INPUT_CHARS:
+            raise TaskError(
+                f"the task and its context are {size:,} characters; a small model sees a few thousand "
+                "tokens. Keep the cell short and put large material in project files: retrieval picks "
+                "the relevant parts."
+            )
         entry = request.entry_point or stub_entry_point(task) or named_function(task)
         usage = Usage()
         state = Result(task, "", self.llm.name, None, usage=usage)
