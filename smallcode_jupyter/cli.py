@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .loop.events import TaskError
 from .models.catalog import DEFAULT_MODEL, PRESETS
 from .models.store import ModelError
 
@@ -107,8 +108,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens, run=not args.no_run, plan=not args.no_plan, timeout=args.timeout,
     )  # fmt: skip
     view = View(verbose=args.verbose, live=False, out=sys.stderr)
+    provider = None
+    if not args.no_context:
+        from .context.corpus import list_corpora
+        from .context.retriever import project_retriever
+
+        provider = project_retriever(args.project, corpora=list_corpora())
     try:
-        result = Pipeline(model, r.settings, sink=view).run(request)
+        result = Pipeline(model, r.settings, sink=view, context=provider).run(request)
     except KeyboardInterrupt:
         print("\nsmallcode: stopped", file=sys.stderr)
         return 130
@@ -147,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--threads", type=int, default=0)
     a.add_argument("--no-run", action="store_true")
     a.add_argument("--no-plan", action="store_true")
+    a.add_argument("--project", type=Path, help="retrieve helpers from this folder (default: cwd if indexed)")
+    a.add_argument("--no-context", action="store_true", help="no retrieval from the project or corpora")
     a.add_argument("--edge", action="store_true", help="Edge Mode settings (4 GB machines)")
     a.add_argument("--verbose", action="store_true")
     a.set_defaults(func=cmd_ask)
@@ -158,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.cli import add_parser as add_bench
 
     add_bench(sub)
+    from .context.cli import add_parser as add_context
+
+    add_context(sub)
     return p
 
 
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ModelError as e:
+    except (ModelError, TaskError) as e:
         print(f"smallcode: {e}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode
 
-from .loop.events import Request, Result
+from .loop.events import Request, Result, TaskError
 from .models.catalog import DEFAULT_MODEL, PRESETS
 from .models.store import ModelError, ResolvedModel
 from .sandbox.errors import SandboxError
@@ -211,7 +211,7 @@ class SmallcodeMagics(Magics):
             sandbox = self.sandbox() if request.run else None
             context = self.retriever() if self.use_context else None
             result = Pipeline(llm, settings, sink=view, sandbox=sandbox, context=context).run(request)
-        except (ModelError, SandboxError) as e:
+        except (ModelError, SandboxError, TaskError) as e:
             print(f"smallcode: {e}", file=sys.stderr)
             return None
         except KeyboardInterrupt:
