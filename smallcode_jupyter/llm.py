@@ -169,13 +169,6 @@ class LLM:
             return self._generate(prompt, max_tokens, temperature, seed,
                                   [*template_stop, *stop], grammar, on_token, cancel)  # fmt: skip
 
-    def complete(self, prompt: str, **kw: Any) -> Completion:
-        """Raw completion of ``prompt`` (no chat template)."""
-        with self._lock:
-            return self._generate(prompt, kw.pop("max_tokens", 256), kw.pop("temperature", 0.0),
-                                  kw.pop("seed", None), list(kw.pop("stop", ())), None, kw.pop("on_token", None),
-                                  kw.pop("cancel", None))  # fmt: skip
-
     def _generate(
         self,
         prompt: str,

@@ -20,11 +20,23 @@ CANARY = "CANARY-7f3e-hidden-test-must-never-leak"
 PROMPT = 'def inc(x):\n    """Add one.\n    >>> inc(1)\n    2\n    """\n'
 
 
-def _tasks(tmp_path: Path) -> list[Task]:
-    counter = tmp_path / "hidden_runs.txt"
-    test = (f"# {CANARY}\ndef check(f):\n    open({str(counter)!r}, 'a').write('x\\n')\n"
-            f"    assert f(1) == 2, {CANARY!r}\n    assert f(5) == 6\n")  # fmt: skip
+def _tasks() -> list[Task]:
+    test = f"# {CANARY}\ndef check(f):\n    assert f(1) == 2, {CANARY!r}\n    assert f(5) == 6\n"
     return [Task(f"T/{i}", PROMPT, "inc", test) for i in range(3)]
+
+
+class SpySandbox:
+    """A real sandbox that remembers every program it was asked to run."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox, self.programs = sandbox, []
+
+    def run(self, code, timeout=None):
+        self.programs.append(code)
+        return self.sandbox.run(code, timeout=timeout)
+
+    def __getattr__(self, name):
+        return getattr(self.sandbox, name)
 
 
 class RecordingLLM(FakeLLM):
@@ -44,13 +56,16 @@ class RecordingLLM(FakeLLM):
 def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
     llm, rec = RecordingLLM(), Recorder()
     out = tmp_path / "r.jsonl"
-    with Sandbox(timeout=10) as sb:
-        records = list(run_tasks(_tasks(tmp_path), llm, LoopSettings(candidates=2, max_iters=1), mode, sb,
+    with Sandbox(timeout=10) as real:
+        sb = SpySandbox(real)
+        records = list(run_tasks(_tasks(), llm, LoopSettings(candidates=2, max_iters=1), mode, sb,
                                  out=out, budget=200, sink=rec, progress=False))  # fmt: skip
     seen = json.dumps([c["messages"] for c in llm.calls]) + json.dumps([e.data for e in rec.events])
     seen += capsys.readouterr().out + capsys.readouterr().err
     assert CANARY not in seen
-    assert (tmp_path / "hidden_runs.txt").read_text().count("x") == 3  # exactly once per task
+    hidden_runs = [i for i, prog in enumerate(sb.programs) if CANARY in prog]
+    assert len(hidden_runs) == 3  # exactly once per task
+    assert hidden_runs[-1] == len(sb.programs) - 1  # the last task's hidden test runs after its loop
     assert len(records) == 3 and len(out.read_text().splitlines()) == 3
     if mode == "vanilla":
         # one greedy call per task; the scripted model alternates wrong/right across calls
