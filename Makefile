@@ -10,9 +10,15 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
+	# The sandbox's namespace layer (docs/security.md): install bubblewrap when root on Debian/Ubuntu.
+	command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } || echo "bubblewrap not installed: the sandbox uses its fallback layers (smallcode doctor)"
 	# The CPU build of torch first (from local disk here); an unpinned torch pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test,rag]'
+	# The side panel's browser test: Debian chromium (Playwright cannot download its own browser
+	# here) and the labextension's node packages (playwright-core, jest) from its yarn.lock.
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || echo "chromium not installed: the side panel's browser test is skipped"
+	cd labextension && ../$(VENV)/bin/jlpm install --immutable
 	touch $@
 
 # Quick start: run examples/quickstart.ipynb on the default model (qwen2.5-coder-0.5b).
@@ -28,4 +34,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info labextension/node_modules labextension/lib smallcode_jupyter/labextension

@@ -36,7 +36,7 @@ def main() -> None:
     model = llm_mod.load(resolved, n_threads=args.threads or None)
     first, speed, toks = [], [], []
     for i in range(args.runs):
-        model._llama.reset()  # noqa: SLF001 - measure the prompt every time, not the cached prefix
+        model._llama.reset()
         out = model.chat([{"role": "user", "content": PROMPT + f" (run {i})"}], max_tokens=args.max_tokens)
         first.append(out.first_token_seconds)
         speed.append(out.tokens_per_second)

@@ -18,8 +18,15 @@ def last_result() -> Any:
     return _last()
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt JupyterLab side panel lives in this package (for development installs)."""
+    return [{"src": "labextension", "dest": "smallcode-jupyter"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext smallcode``: register ``%%smallcode`` / ``%smallcode``."""
+    """``%load_ext smallcode``: register ``%%smallcode`` / ``%smallcode`` and, in a kernel, the
+    ``smallcode`` comm target of the JupyterLab side panel."""
+    from . import panel_comm
     from .magics import SmallcodeMagics
 
     magics = SmallcodeMagics(ipython)
@@ -28,12 +35,16 @@ def load_ipython_extension(ipython: Any) -> None:
         ipython.input_transformers_cleanup.append(_allow_empty_body)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
+    panel_comm.register(ipython, magics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext smallcode``: remove the magics and free the model and sandbox."""
-    from . import llm
+    """``%unload_ext smallcode``: remove the magics and the panel's comm target, free the model and
+    sandbox."""
+    from . import llm, panel_comm
     from .magics import SmallcodeMagics
+
+    panel_comm.unregister(ipython)
 
     if _allow_empty_body in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(_allow_empty_body)

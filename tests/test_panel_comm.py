@@ -1,0 +1,312 @@
+"""The side panel's comm target without a kernel: a DummyComm records what the kernel would send,
+a FakeLLM plays the model (the ipywidgets way: ``widgets/tests/utils.py``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from smallcode_jupyter import panel_comm
+from smallcode_jupyter.loop.events import Event
+from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.models.store import ModelError
+from smallcode_jupyter.panel_comm import MAX_MESSAGE_CHARS, EditorCells, PanelTarget, _Streamer
+
+from .conftest import FakeLLM
+
+ADD = "def add(a, b):\n    return a + b\n```"
+
+
+class DummyComm:
+    """Records ``send()`` calls; ``deliver`` plays a message from the panel."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed = False
+        self._on_msg = self._on_close = None
+        self._cond = threading.Condition()
+
+    def send(self, data: dict[str, Any]) -> None:
+        with self._cond:
+            self.sent.append(data)
+            self._cond.notify_all()
+
+    def on_msg(self, callback) -> None:
+        self._on_msg = callback
+
+    def on_close(self, callback) -> None:
+        self._on_close = callback
+
+    def close(self) -> None:
+        self.closed = True
+
+    def deliver(self, data: Any) -> None:
+        self._on_msg({"content": {"comm_id": "c1", "data": data}})
+
+    def wait_for(self, pred, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = next((m for m in self.sent if pred(m)), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                assert left > 0, f"timed out; sent: {self.sent}"
+                self._cond.wait(left)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m.get("type") == kind]
+
+
+class FakeBackend:
+    def __init__(self, llm: Any, fail: Exception | None = None) -> None:
+        self.llm, self.fail = llm, fail
+        self.model = "fake"
+        self.prepared: list[str | None] = []
+
+    def current_model(self) -> str:
+        return self.model
+
+    def models(self) -> list[dict[str, Any]]:
+        return [{"name": "fake", "params_b": 0.1, "state": "loaded"}]
+
+    def prepare(self, model, say):
+        self.prepared.append(model)
+        say("preparing", "preparing fake")
+        if self.fail is not None:
+            raise self.fail
+        say("ready", "fake ready")
+        return self.llm, LoopSettings(candidates=1, max_iters=0, decompose=False)
+
+    def sandbox(self) -> Any:
+        raise AssertionError("these tests run without the sandbox")
+
+
+def connect(backend: FakeBackend) -> tuple[PanelTarget, DummyComm]:
+    target = PanelTarget(backend)
+    comm = DummyComm()
+    target(comm, {})
+    return target, comm
+
+
+def run_msg(task_id: str = "t1", **extra: Any) -> dict[str, Any]:
+    return {"type": "run", "id": task_id, "task": "write a function add(a, b) that returns a + b",
+            "run_tests": False, **extra}  # fmt: skip
+
+
+def finished(comm: DummyComm, task_id: str = "t1") -> dict[str, Any]:
+    msg = comm.wait_for(lambda m: m.get("id") == task_id and m["type"] in ("result", "error"))
+    comm.wait_for(lambda m: m["type"] == "status" and m["state"] == "idle" and m["id"] == task_id)
+    return msg
+
+
+def test_open_says_hello_with_models():
+    _, comm = connect(FakeBackend(FakeLLM()))
+    hello = comm.sent[0]
+    assert hello["type"] == "hello" and hello["model"] == "fake" and hello["busy"] is None
+    assert hello["models"][0]["state"] == "loaded"
+
+
+def test_request_streams_events_then_result():
+    backend = FakeBackend(FakeLLM([ADD]))
+    _, comm = connect(backend)
+    comm.deliver(run_msg(model="smollm2-135m"))
+    result = finished(comm)
+    assert result["type"] == "result", result
+    assert "return a + b" in result["result"]["code"]
+    assert result["result"]["passed"] is None and "not run" in result["result"]["summary"]
+    assert backend.prepared == ["smollm2-135m"]
+    types = [m["type"] for m in comm.sent]
+    assert types[1] == "accepted" and types.index("accepted") < types.index("event") < types.index("result")
+    kinds = [m["kind"] for m in comm.of_type("event")]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "generate" in kinds and "token" in kinds
+    streamed = "".join(m["data"]["text"] for m in comm.of_type("event") if m["kind"] == "token")
+    assert "return a + b" in streamed
+    states = [m["state"] for m in comm.of_type("status")]
+    assert states[0] == "preparing" and "running" in states and states[-1] == "idle"
+
+
+def test_editor_cells_become_context_with_their_source():
+    fake = FakeLLM([ADD])
+    _, comm = connect(FakeBackend(fake))
+    cells = ["import math", "def add_numbers(xs):\n    return sum(xs)", "print('hi')"]
+    comm.deliver(run_msg(cells=cells, notebook="work.ipynb"))
+    assert finished(comm)["type"] == "result"
+    ctx = next(m for m in comm.of_type("event") if m["kind"] == "context")
+    assert ctx["data"]["sources"] == ["work.ipynb:cell 2:1"]
+    assert "def add_numbers" in fake.calls[0]["messages"][-1]["content"]
+
+
+def test_fix_active_cell_sends_code_and_error():
+    fake = FakeLLM(["def f():\n    return 1\n```"])
+    _, comm = connect(FakeBackend(fake))
+    comm.deliver({"type": "run", "id": "fix", "run_tests": False,
+                  "cell": {"source": "def f():\n    return x", "error": "NameError: name 'x' is not defined"}})  # fmt: skip
+    assert finished(comm, "fix")["type"] == "result"
+    prompt = fake.calls[0]["messages"][-1]["content"]
+    assert "return x" in prompt and "NameError" in prompt
+
+
+def test_stop_cancels_the_running_task_and_second_run_is_refused():
+    gate, started = threading.Event(), threading.Event()
+
+    def slow(_messages):
+        started.set()
+        assert gate.wait(10)
+        return ADD
+
+    target, comm = connect(FakeBackend(FakeLLM([slow])))
+    comm.deliver(run_msg("t1"))
+    assert started.wait(10)
+    comm.deliver(run_msg("t2"))
+    busy = comm.wait_for(lambda m: m["type"] == "error" and m["id"] == "t2")
+    assert "busy" in busy["message"] and "t1" in busy["message"]
+    comm.deliver({"type": "stop", "id": "t1"})
+    assert comm.wait_for(lambda m: m["type"] == "stopping")["id"] == "t1"
+    assert target.runner.current.request.cancel.is_set()
+    gate.set()
+    result = finished(comm, "t1")
+    assert result["type"] == "result" and result["result"]["cancelled"] is True
+    assert "stopped" in result["result"]["summary"]
+    assert target.runner.busy is None
+
+
+def test_stop_with_nothing_running_is_an_error_message():
+    _, comm = connect(FakeBackend(FakeLLM()))
+    comm.deliver({"type": "stop"})
+    assert comm.sent[-1]["type"] == "error" and "no task" in comm.sent[-1]["message"]
+
+
+def test_backend_failure_is_reported_and_frees_the_kernel():
+    backend = FakeBackend(FakeLLM([ADD]), fail=ModelError("no such model: nope"))
+    target, comm = connect(backend)
+    comm.deliver(run_msg(model="nope"))
+    err = finished(comm)
+    assert err["type"] == "error" and "no such model" in err["message"] and "ModelError" in err["message"]
+    assert target.runner.busy is None
+    backend.fail = None
+    comm.deliver(run_msg("t2"))
+    assert finished(comm, "t2")["type"] == "result"
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"type": "dance"}, "unknown message type 'dance'"),
+        ({"id": "x"}, "missing field 'type'"),
+        ("not an object", "JSON object"),
+        (None, "JSON object"),
+        ({"type": 3}, "must be str"),
+        ({"type": "run"}, "missing field 'id'"),
+        ({"type": "run", "id": "r"}, "missing field 'task'"),
+        ({"type": "run", "id": "r", "task": "   "}, "missing field 'task'"),
+        ({"type": "run", "id": "r", "task": "t", "max_iters": "3"}, "'max_iters' must be int"),
+        ({"type": "run", "id": "r", "task": "t", "candidates": True}, "'candidates' must be int"),
+        ({"type": "run", "id": "r", "task": "t", "candidates": 99}, "between 1 and 10"),
+        ({"type": "run", "id": "r", "task": "t", "cells": ["a", 1]}, "list of strings"),
+        ({"type": "run", "id": "r", "task": "t", "run_tests": "yes"}, "must be bool"),
+        ({"type": "run", "id": "r", "task": "x" * 30_000}, "task too long"),
+        ({"type": "run", "id": "r", "task": "t", "cells": ["x" * 1000] * 3000}, "too large"),
+    ],
+)
+def test_bad_messages_get_an_error_and_the_comm_keeps_working(data, words):
+    backend = FakeBackend(FakeLLM([ADD]))
+    target, comm = connect(backend)
+    comm.deliver(data)
+    err = comm.sent[-1]
+    assert err["type"] == "error" and words in err["message"], err
+    if isinstance(data, dict) and isinstance(data.get("id"), str):
+        assert err["id"] == data["id"]
+    assert target.runner.busy is None and backend.prepared == []
+    comm.deliver({"type": "hello"})
+    assert comm.sent[-1]["type"] == "hello"
+
+
+def test_huge_payload_is_refused_before_anything_runs():
+    backend = FakeBackend(FakeLLM([ADD]))
+    _, comm = connect(backend)
+    comm.deliver(run_msg(context="y" * (MAX_MESSAGE_CHARS + 1)))
+    assert comm.sent[-1]["type"] == "error" and "too large" in comm.sent[-1]["message"]
+    assert backend.prepared == []
+
+
+def test_a_comm_that_fails_to_send_does_not_break_the_task():
+    class Broken(DummyComm):
+        def send(self, data):
+            raise RuntimeError("comm closed")
+
+    target = PanelTarget(FakeBackend(FakeLLM([ADD])))
+    comm = Broken()
+    conn = target(comm, {})
+    assert conn.closed
+    comm.deliver(run_msg())
+    target.runner.join(10)
+    assert target.runner.busy is None
+
+
+def test_tokens_are_batched():
+    sent: list[dict] = []
+    s = _Streamer("t", sent.append, interval=3600)
+    s(Event("start", {"task": "x", "model": "m"}))
+    for t in ["de", "f ", "f():"]:
+        s(Event("token", {"text": t}))
+    assert [m["kind"] for m in sent] == ["start"]
+    s(Event("done", {"summary": "ok"}))
+    assert [m["kind"] for m in sent] == ["start", "token", "done"] and sent[1]["data"]["text"] == "def f():"
+
+
+def test_editor_cells_rank_by_shared_words_and_skip_magics_and_the_active_cell():
+    cells = [
+        "%%smallcode write parse_date\n",
+        "def parse_date(s):\n    return s",
+        "x = 1",
+        "def load_csv(path):\n    return open(path).read()",
+        "def parse_time(s):\n    return s",
+    ]
+    found = EditorCells(cells, "nb.ipynb", skip=4).retrieve("parse the date of a csv file")
+    assert [s.source for s in found] == ["nb.ipynb:cell 2:1", "nb.ipynb:cell 4:1"]
+
+
+class FakeCommManager:
+    def __init__(self) -> None:
+        self.targets: dict[str, Any] = {}
+
+    def register_target(self, name, f) -> None:
+        self.targets[name] = f
+
+    def unregister_target(self, name, f):
+        return self.targets.pop(name)
+
+
+def test_register_and_unregister_in_a_kernel_shell(shell):
+    # the plain InteractiveShell of the fixture has no kernel: load_ext registered no target
+    assert id(shell) not in panel_comm._TARGETS
+    shell.kernel = type("K", (), {"comm_manager": FakeCommManager()})()
+    try:
+        shell.run_line_magic("unload_ext", "smallcode")
+        shell.run_line_magic("load_ext", "smallcode")
+        target = shell.kernel.comm_manager.targets["smallcode"]
+        assert isinstance(target, PanelTarget) and target.runner.backend.current_model()
+        comm = DummyComm()
+        target(comm, {})
+        shell.run_line_magic("unload_ext", "smallcode")
+        assert "smallcode" not in shell.kernel.comm_manager.targets and comm.closed
+        shell.run_line_magic("load_ext", "smallcode")  # the fixture unloads again
+    finally:
+        shell.run_line_magic("unload_ext", "smallcode")
+        del shell.kernel
+        shell.run_line_magic("load_ext", "smallcode")
+
+
+def test_the_active_cell_is_skipped_as_context_only_when_it_is_the_one_changed():
+    from smallcode_jupyter.panel_comm import build_task
+
+    plain = build_task({"id": "a", "task": "t", "cells": ["x = 1"], "active": 0})
+    assert plain.active is None and plain.request.use_context
+    change = build_task(
+        {"id": "b", "task": "t", "cells": ["x = 1"], "active": 0, "cell": {"source": "x = 1"}}
+    )
+    assert change.active == 0 and "x = 1" in change.request.context
