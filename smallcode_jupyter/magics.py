@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -94,6 +95,9 @@ class SmallcodeMagics(Magics):
         super().__init__(shell=shell, config=shell.config if shell else None, **kwargs)
         self._resolved: ResolvedModel | None = None
         self._sandbox: Any = None
+        # One loop at a time per kernel: the side panel's worker thread and cells share the model
+        # and the sandbox.
+        self.run_lock = threading.Lock()
         self._retriever: Any = None
         self._retriever_key: Any = None
 
@@ -193,6 +197,9 @@ class SmallcodeMagics(Magics):
         from .display import View
         from .loop.pipeline import Pipeline
 
+        if not self.run_lock.acquire(blocking=False):
+            print("smallcode: the side panel is running a task; wait for it or press Stop.", file=sys.stderr)
+            return None
         saved_model = self.model
         if args.model:
             self.model = args.model
@@ -219,6 +226,7 @@ class SmallcodeMagics(Magics):
             return None
         finally:
             self.model = saved_model
+            self.run_lock.release()
         _last_result = result
         view.finish(result)
         if self.insert and not args.no_insert and result.code.strip() and self.shell is not None:

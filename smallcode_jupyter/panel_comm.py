@@ -66,12 +66,15 @@ class Backend(Protocol):
 
     def sandbox(self) -> Any: ...
 
+    run_lock: threading.Lock  # held while a loop runs in this kernel (panel or cell)
+
 
 class MagicsBackend:
     """The kernel's :class:`~.magics.SmallcodeMagics`: one model, one warm sandbox for both fronts."""
 
     def __init__(self, magics: Any) -> None:
         self.magics = magics
+        self.run_lock = magics.run_lock
 
     def current_model(self) -> str:
         return str(self.magics.model)
@@ -232,6 +235,12 @@ class TaskRunner:
         def say(state: str, message: str) -> None:
             send({"type": "status", "id": task.id, "state": state, "message": message})
 
+        if not self.backend.run_lock.acquire(blocking=False):
+            send({"type": "error", "id": task.id, "message": "busy: a %%smallcode cell is running in this kernel"})
+            with self._lock:
+                self.current = None
+            say("idle", "idle")
+            return
         try:
             chat, settings = self.backend.prepare(task.model, say)
             sandbox = None
@@ -250,6 +259,7 @@ class TaskRunner:
             send({"type": "error", "id": task.id, "message": f"{type(e).__name__}: {e}",
                   "traceback": "".join(traceback.format_exception(e))[-4000:]})  # fmt: skip
         finally:
+            self.backend.run_lock.release()
             with self._lock:
                 self.current = None
             say("idle", "idle")

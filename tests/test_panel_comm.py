@@ -66,6 +66,7 @@ class FakeBackend:
         self.llm, self.fail = llm, fail
         self.model = "fake"
         self.prepared: list[str | None] = []
+        self.run_lock = threading.Lock()
 
     def current_model(self) -> str:
         return self.model
@@ -310,3 +311,17 @@ def test_the_active_cell_is_skipped_as_context_only_when_it_is_the_one_changed()
         {"id": "b", "task": "t", "cells": ["x = 1"], "active": 0, "cell": {"source": "x = 1"}}
     )
     assert change.active == 0 and "x = 1" in change.request.context
+
+
+def test_panel_refuses_while_a_cell_runs_the_loop():
+    backend = FakeBackend(FakeLLM([]))
+    comm = DummyComm()
+    conn = panel_comm.PanelConnection(comm, panel_comm.TaskRunner(backend))
+    backend.run_lock.acquire()  # a %%smallcode cell is running
+    try:
+        conn.handle({"type": "run", "id": "t1", "task": "write add(a, b)"})
+        conn.runner.join(5)
+    finally:
+        backend.run_lock.release()
+    errors = comm.of_type("error")
+    assert errors and "busy" in errors[0]["message"]
