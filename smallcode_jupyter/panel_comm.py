@@ -211,6 +211,7 @@ class TaskRunner:
             if self.current is not None:
                 return False
             self.current = task
+        send({"type": "accepted", "id": task.id})  # before the worker can send anything
         task.thread = threading.Thread(target=self._work, args=(task, send), name=f"smallcode-panel-{task.id}",
                                        daemon=True)  # fmt: skip
         task.thread.start()
@@ -404,8 +405,6 @@ class PanelConnection:
         if not self.runner.start(task, self.send):
             self.send({"type": "error", "id": task.id,
                        "message": f"busy: task {self.runner.busy} is still running in this kernel; stop it or wait"})  # fmt: skip
-            return
-        self.send({"type": "accepted", "id": task.id})
 
     def _stop(self, data: dict[str, Any]) -> None:
         stopped = self.runner.stop(_get(data, "id", str))
