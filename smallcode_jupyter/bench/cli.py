@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--offset", type=int, default=0)
         p.add_argument("--out", type=Path, help="results JSONL (summary goes next to it)")
         p.add_argument("--resume", action="store_true", help="skip tasks already in --out")
+        p.add_argument("--only", help="comma-separated task ids, or @FILE with one id per line")
         p.add_argument("--label", help="name of this run in reports")
         p.add_argument("--no-plan", action="store_true")
         p.add_argument("--no-context", action="store_true")
@@ -54,6 +55,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .runner import humaneval_path, load_records, read_tasks, run_tasks, summarize
 
     tasks = read_tasks(args.dataset if args.bench_command == "run" else humaneval_path())
+    if args.only:
+        wanted = Path(args.only[1:]).read_text().split() if args.only.startswith("@") else args.only.split(",")
+        tasks = [t for t in tasks if t.task_id in set(wanted)]
     tasks = tasks[args.offset :]
     if args.limit is not None:
         tasks = tasks[: args.limit]
