@@ -51,3 +51,14 @@ def llama_build() -> str:
         return f"llama-cpp-python not importable: {e}"
     info = llama_cpp.llama_print_system_info()
     return info.decode() if isinstance(info, bytes) else str(info)
+
+
+def sandbox_layers() -> list[str]:
+    """One line per sandbox isolation layer (active / off / unavailable, and why), then the
+    overall verdict. Honours $SMALLCODE_SANDBOX_LAYERS; see docs/security.md."""
+    from .sandbox.isolation import status_lines
+
+    try:
+        return status_lines()
+    except ValueError as e:  # a bad $SMALLCODE_SANDBOX_LAYERS
+        return [f"sandbox: {e}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import gc
+import json
 import os
 import re
 import subprocess
@@ -18,8 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smallcode_jupyter.sandbox import RunResult, Sandbox, SandboxError
+from smallcode_jupyter.sandbox import RunResult, Sandbox, SandboxError, isolation
+from smallcode_jupyter.sandbox.command import LAUNCHER, sandbox_env
+from smallcode_jupyter.sandbox.isolation import Policy
 from smallcode_jupyter.sandbox.kernel import SandboxKernelManager, kernel_env
+from smallcode_jupyter.status import sandbox_layers
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -181,6 +185,48 @@ def test_kernel_env_drops_jupyter_variables():
     assert env == {"PATH": "/bin"}
 
 
+def test_sandbox_env_is_an_allow_list(tmp_path):
+    base = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+            "GITHUB_TOKEN": "t", "JPY_PARENT_PID": "1", "PYTHONPATH": "/home/u/src", "HOME": "/home/u"}  # fmt: skip
+    env = sandbox_env(base, str(tmp_path), Policy(["bwrap"]))
+    assert env["PATH"] == "/usr/bin" and env["LC_ALL"] == "C" and env["LANG"] == "C.UTF-8"
+    assert env["HOME"] == str(tmp_path) and env["TMPDIR"] == "/tmp"
+    assert not {"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "JPY_PARENT_PID", "PYTHONPATH"} & set(env)
+    assert sandbox_env(base, str(tmp_path), Policy(["landlock"]))["TMPDIR"] == str(tmp_path)
+
+
+def test_layer_selection_and_status_lines(monkeypatch):
+    monkeypatch.setenv(isolation.ENV_LAYERS, "rlimits,landlock")
+    assert set(isolation.active_layers()) <= {"rlimits", "landlock"}
+    lines = sandbox_layers()
+    assert len(lines) == len(isolation.LAYERS) + 1
+    assert all(line.startswith("sandbox ") for line in lines)
+    assert any("bwrap: off" in line or "bwrap: unavailable" in line for line in lines)
+    with pytest.raises(ValueError, match="unknown sandbox layers"):
+        isolation.requested_layers(["chroot"])
+
+
+def test_launcher_fails_closed(tmp_path):
+    """A layer that cannot be applied stops the kernel before ipykernel starts."""
+    error_file = tmp_path / "err.txt"
+    cfg = {"error_file": str(error_file), "rlimits": {"RLIMIT_NOT_A_LIMIT": [1, 1]}}
+    proc = subprocess.run(
+        [sys.executable, LAUNCHER, json.dumps(cfg), "-f", str(tmp_path / "k.json")],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 71
+    assert "RLIMIT_NOT_A_LIMIT" in error_file.read_text()
+
+
+def test_seccomp_program_is_well_formed():
+    from smallcode_jupyter.sandbox.launcher import seccomp_program
+
+    for machine in ("x86_64", "aarch64"):
+        for metadata in (False, True):
+            prog = seccomp_program(machine, metadata)
+            assert len(prog) % 8 == 0 and 8 < len(prog) // 8 < 64
+
+
 def test_kernel_command_uses_this_interpreter_with_hook():
     km = SandboxKernelManager()
     assert km.kernel_spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
@@ -236,10 +282,17 @@ def test_start_failure_is_a_sandbox_error(monkeypatch):
 
 def test_garbage_collected_sandbox_shuts_its_kernel_down():
     sandbox = Sandbox(warm_spare=False)
-    pid, workdir = sandbox.run("import os; print(os.getpid(), os.getcwd())").stdout.split()
-    del sandbox
+    workdir = sandbox.run("import os; print(os.getcwd())").stdout.strip()
+    # Host pids: the launcher (bwrap when wrapped) and everything below it.
+    top = psutil.Process(sandbox._pool.current().pid)
+    pids = [top.pid, *(p.pid for p in top.children(recursive=True))]
+    assert len(pids) >= (3 if "bwrap" in sandbox.layers else 1)
+    del sandbox, top
     gc.collect()
-    assert not alive(int(pid))
+    deadline = time.monotonic() + 2  # the namespace's processes die just after bwrap
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in pids)
     assert not os.path.exists(workdir)
 
 

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,17 +31,26 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import KernelManager
 
+from .cgroup import Cgroup
+from .command import kernel_command, sandbox_env
 from .errors import SandboxError
+from .isolation import MiB, Policy
+
+CGROUP_SLACK = 256 * MiB  # above Limits.memory: tmpfs pages and short peaks are charged too
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 100  # granularity for noticing a deadline, a cancel, a dead kernel or Ctrl-C
 IDLE_AFTER_REPLY = 1.0  # s to wait for the final 'idle' status once the reply is in
 
-# Run silently once per kernel: plain, uncoloured tracebacks (we still strip ANSI later).
+# Run silently once per kernel: plain, uncoloured tracebacks (we still strip ANSI later), and
+# the kernel-side output cap. WHY a cap in the kernel too: without it a 1 GB print is serialised
+# and sent to us in full; the client cap only bounds what we keep. Past ``limit`` bytes of stream
+# text per execution the kernel sends only a DROPPED marker with the byte count, which
+# OutputCollector turns back into its usual truncation note.
 _CONFIGURE = """\
-def _smallcode_configure():
-    import contextlib, io
+def _smallcode_configure(limit, mark):
+    import contextlib, io, sys
     from IPython import get_ipython
     ip = get_ipython()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -49,12 +59,101 @@ def _smallcode_configure():
                 ip.run_line_magic(magic, arg)
             except Exception:
                 pass
-_smallcode_configure()
+    if hasattr(ip, "_tee"):  # IPython 9 keeps a copy of every printed byte in history
+        ip._tee = lambda channel: contextlib.nullcontext()
+    try:
+        from ipykernel.iostream import OutStream
+    except ImportError:
+        return
+    orig = OutStream.__dict__.get("_smallcode_write") or OutStream.write
+    OutStream._smallcode_write = orig
+    state = {"id": None, "kept": 0, "dropped": 0, "told": 0}
+    stdout = sys.stdout
+
+    def nbytes(s):
+        return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+
+    def write(self, string):
+        if not isinstance(string, str) or limit <= 0:
+            return orig(self, string)
+        try:
+            mid = self.parent_header.get("msg_id")
+        except Exception:
+            mid = None
+        if mid != state["id"]:
+            state.update(id=mid, kept=0, dropped=0, told=0)
+        n = nbytes(string)
+        room = limit - state["kept"]
+        if n <= room:
+            state["kept"] += n
+            return orig(self, string)
+        if room > 0:
+            head = string[:room] if string.isascii() else (
+                string.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore"))
+            state["kept"] += nbytes(head)
+            n -= nbytes(head)
+            orig(self, head)
+        state["dropped"] += n
+        if not state["told"]:
+            state["told"] = state["dropped"]
+            orig(self, mark % state["dropped"])
+        return len(string)
+
+    def report(*args):
+        extra = state["dropped"] - state["told"]
+        if extra > 0 and isinstance(stdout, OutStream):
+            state["told"] = state["dropped"]
+            orig(stdout, mark % extra)
+
+    def unshadow(*args):
+        # This very cell runs inside IPython's tee, which on exit pins the unpatched write
+        # on the stream instances; later cells run without the tee.
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, OutStream):
+                vars(stream).pop("write", None)
+
+    def clip(text):
+        return text[:limit] + "\\n[... truncated in the sandbox: %d more characters ...]" % (len(text) - limit)
+
+    def clip_data(data):  # rich outputs: text values over the cap are cut, huge blobs dropped
+        if isinstance(data, dict):
+            for key, value in list(data.items()):
+                if isinstance(value, str) and len(value) > limit:
+                    if key.startswith("text/"):
+                        data[key] = clip(value)
+                    elif len(value) > 16 * limit:
+                        del data[key]
+        return data
+
+    show, write_format_data = ip.showtraceback, ip.displayhook.write_format_data
+    publish = ip.display_pub.publish
+
+    def showtraceback(exc_tuple=None, *args, **kwargs):
+        try:  # a 1 GB exception message must not be formatted, sent, and echoed in the reply
+            value = (exc_tuple or sys.exc_info())[1]
+            text = str(value)
+            if len(text) > limit:
+                value.args = (clip(text),)
+        except Exception:
+            pass
+        return show(exc_tuple, *args, **kwargs)
+
+    def publish_clipped(data, *args, **kwargs):
+        return publish(clip_data(data), *args, **kwargs)
+
+    if limit > 0:
+        ip.showtraceback = showtraceback
+        ip.displayhook.write_format_data = lambda fd, md=None: write_format_data(clip_data(fd), md)
+        ip.display_pub.publish = publish_clipped
+    OutStream.write = write
+    ip.events.register("pre_run_cell", unshadow)
+    ip.events.register("post_run_cell", report)
+_smallcode_configure(__LIMIT__, __MARK__)
 del _smallcode_configure
 """
 
 
-def sandbox_kernel_spec() -> KernelSpec:
+def sandbox_kernel_spec(interrupt_mode: str = "signal") -> KernelSpec:
     """A kernelspec for *this* interpreter, never looked up by name.
 
     WHY: the installed "python3" spec may point at another interpreter (or a conda env)
@@ -64,16 +163,17 @@ def sandbox_kernel_spec() -> KernelSpec:
         argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="smallcode sandbox",
         language="python",
-        interrupt_mode="signal",
+        interrupt_mode=interrupt_mode,
     )
 
 
 def kernel_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a sandbox kernel: the caller's, minus Jupyter's JPY_* variables.
+    """The caller's environment minus Jupyter's JPY_* variables (the unconfined path).
 
     WHY: inside a notebook those describe the *user's* kernel (JPY_PARENT_PID is the Jupyter
     server, JPY_SESSION_NAME the notebook). jupyter_client then sets JPY_PARENT_PID to our
-    own pid, so the sandbox kernel exits by itself if this process dies.
+    own pid, so the sandbox kernel exits by itself if this process dies. Confined kernels get
+    an allow-list instead (``command.sandbox_env``).
     """
     env = dict(os.environ if base is None else base)
     for key in [k for k in env if k.startswith(("JPY_", "IPY_INTERRUPT_EVENT"))]:
@@ -81,13 +181,45 @@ def kernel_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _zmq_context() -> zmq.Context:
+    """One context for every sandbox client, refusing oversized frames (a hostile kernel can
+    write to its IOPub socket directly; zmq checks the size before allocating)."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None or _CONTEXT.closed:
+            ctx = zmq.Context()
+            ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+            _CONTEXT = ctx
+        return _CONTEXT
+
+
+_CONTEXT: zmq.Context | None = None
+_CONTEXT_LOCK = threading.Lock()
+MAX_MESSAGE = 64 * 2**20
+
+
 class SandboxKernelManager(KernelManager):
     """KernelManager with an in-memory kernelspec and a hook on the launch command."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        workdir: str | None = None,
+        rundir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("kernel_name", "smallcode-sandbox")
+        if policy is not None and policy.layers:
+            # Loopback is private inside a network namespace: talk over unix sockets in rundir.
+            kwargs.setdefault("transport", "ipc")
         super().__init__(**kwargs)
-        self._sandbox_spec = sandbox_kernel_spec()
+        self.policy = policy
+        self.workdir = workdir
+        self.rundir = rundir
+        self.cgroup: Cgroup | None = None  # joined by the launch command when set
+        wrapped = policy is not None and policy.wrapped
+        # Under bwrap our SIGINT would reach bwrap, not the kernel in its own session.
+        self._sandbox_spec = sandbox_kernel_spec("message" if wrapped else "signal")
 
     @property
     def kernel_spec(self) -> KernelSpec:
@@ -98,13 +230,16 @@ class SandboxKernelManager(KernelManager):
         return self.wrap_command(super().format_kernel_cmd(extra_arguments))
 
     def wrap_command(self, cmd: list[str]) -> list[str]:
-        """HARDENING HOOK: return the command that launches the kernel.
+        """HARDENING HOOK: the command that launches the kernel under ``policy``.
 
-        Unchanged for now. A later issue wraps it here (bubblewrap, rlimits via prlimit, ...).
-        The result must still run ``cmd`` and keep the kernel the leader of its process group
-        (interrupts and kills are sent to the group).
+        The result keeps the outermost process the leader of its process group (kills are
+        sent to the group; bwrap --die-with-parent takes the namespace down with it).
         """
-        return cmd
+        if self.policy is None or self.workdir is None or self.rundir is None:
+            return cmd
+        procs = str(self.cgroup.dirs[1] / "cgroup.procs") if self.cgroup is not None else None
+        cmd = kernel_command(cmd, self.policy, self.workdir, self.rundir, procs)
+        return self.cgroup.wrap(cmd) if self.cgroup is not None else cmd
 
 
 @dataclass
@@ -126,11 +261,13 @@ DONE, DEADLINE, STOPPED, DIED = "done", "deadline", "stopped", "died"
 
 
 class SandboxKernel:
-    """A running kernel, its client and its private working directory."""
+    """A running kernel, its client, its scratch dir (cwd and HOME) and its run dir (sockets)."""
 
-    def __init__(self, manager: SandboxKernelManager, workdir: str) -> None:
+    def __init__(self, manager: SandboxKernelManager, workdir: str, rundir: str | None = None) -> None:
         self.manager = manager
         self.workdir = workdir
+        self.rundir = rundir
+        self.cgroup: Cgroup | None = None
         self.client: BlockingKernelClient | None = None
         self._poller: zmq.Poller | None = None
         self._closed = False
@@ -138,37 +275,67 @@ class SandboxKernel:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, startup_timeout: float = 60.0) -> SandboxKernel:
-        """Launch, wait until it answers, configure it. Raises SandboxError on failure."""
+    def start(
+        cls, startup_timeout: float = 60.0, policy: Policy | None = None, max_output: int = 0
+    ) -> SandboxKernel:
+        """Launch, wait until it answers, configure it. Raises SandboxError on failure.
+
+        ``policy=None`` starts a plain, unconfined kernel (the caller decided that is allowed).
+        """
         workdir = tempfile.mkdtemp(prefix="smallcode-sandbox-")
-        kernel = cls(SandboxKernelManager(), workdir)
+        rundir = tempfile.mkdtemp(prefix="smallcode-run-")  # mode 0700
+        kernel = cls(
+            SandboxKernelManager(
+                policy, workdir, rundir, connection_file=os.path.join(rundir, "kernel.json")
+            ),
+            workdir,
+            rundir,
+        )
         try:
+            env = kernel_env()
+            if policy is not None and policy.layers:
+                env = sandbox_env(env, workdir, policy)
+            if policy is not None and "cgroup" in policy.layers:
+                lim = policy.limits
+                kernel.cgroup = Cgroup(lim.memory + CGROUP_SLACK, lim.processes)
+                kernel.manager.cgroup = kernel.cgroup
             kernel.manager.start_kernel(
                 cwd=workdir,
-                env=kernel_env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 # ipykernel echoes fd-level output (C extensions, subprocesses) to its own
                 # stdout/stderr; in a notebook server those would land in the server log.
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            client = kernel.manager.client()
+            client = kernel.manager.client(context=_zmq_context())
             client.start_channels(hb=False)  # liveness comes from the process itself
             kernel.client = client
             kernel._poller = zmq.Poller()
             kernel._poller.register(client.iopub_channel.socket, zmq.POLLIN)
             kernel._poller.register(client.shell_channel.socket, zmq.POLLIN)
             kernel._wait_ready(time.monotonic() + startup_timeout)
-            kernel._configure(time.monotonic() + startup_timeout)
+            kernel._configure(time.monotonic() + startup_timeout, max_output)
         except BaseException as exc:  # including Ctrl-C: never leave a half-started kernel
+            why = kernel._launch_error()
             kernel.shutdown()
             if isinstance(exc, SandboxError) or not isinstance(exc, Exception):
                 raise
             raise SandboxError(
                 f"cannot start a sandbox kernel with {sys.executable} -m ipykernel_launcher: "
-                f"{type(exc).__name__}: {exc}. Is ipykernel installed in this environment?"
+                f"{type(exc).__name__}: {exc}{why}. Is ipykernel installed in this environment?"
             ) from exc
         return kernel
+
+    def _launch_error(self) -> str:
+        """What the launcher wrote before refusing to start (a layer could not be applied)."""
+        if self.rundir is None:
+            return ""
+        try:
+            with open(os.path.join(self.rundir, "launcher-error.txt")) as f:
+                return f" (sandbox launcher: {f.read(2000).strip()})"
+        except OSError:
+            return ""
 
     def _wait_ready(self, deadline: float) -> None:
         """Like ``wait_for_ready`` but synchronous: kernel_info answered and IOPub connected."""
@@ -188,8 +355,9 @@ class SandboxKernel:
                     break
             if not self.is_alive():
                 raise SandboxError(
-                    f"sandbox kernel exited during startup (exit code {self.exit_code()}); "
-                    f"try `{sys.executable} -m ipykernel_launcher --help` to see why"
+                    f"sandbox kernel exited during startup (exit code {self.exit_code()})"
+                    f"{self._launch_error()}; `smallcode doctor` lists the sandbox layers, and "
+                    f"`{sys.executable} -m ipykernel_launcher --help` checks ipykernel"
                 )
             if time.monotonic() > deadline:
                 raise SandboxError("sandbox kernel did not answer within the startup timeout")
@@ -197,12 +365,18 @@ class SandboxKernel:
             while True:
                 self.client.iopub_channel.get_msg(timeout=0.05)
 
-    def _configure(self, deadline: float) -> None:
-        from .output import OutputCollector
+    def _configure(self, deadline: float, max_output: int = 0) -> None:
+        from .output import DROPPED_MARK, OutputCollector
 
-        execution = self.send(_CONFIGURE, silent=True)
+        code = _CONFIGURE.replace("__LIMIT__", str(int(max_output))).replace("__MARK__", repr(DROPPED_MARK))
+        execution = self.send(code, silent=True)
         if self.wait(execution, OutputCollector(0), deadline) != DONE:
             raise SandboxError("sandbox kernel did not finish its configuration")
+        reply = execution.reply or {}
+        if reply.get("status") != "ok":
+            raise SandboxError(
+                f"sandbox kernel configuration failed: {reply.get('ename')}: {reply.get('evalue')}"
+            )
 
     def shutdown(self) -> None:
         """Kill the kernel's process group, close sockets, remove the workdir. Idempotent."""
@@ -220,7 +394,11 @@ class SandboxKernel:
             self.signal(signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self.manager.cleanup_resources()
+        if self.cgroup is not None:
+            self.cgroup.destroy()  # anything that left the process group or the namespace
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.rundir is not None:
+            shutil.rmtree(self.rundir, ignore_errors=True)
 
     # -- process -----------------------------------------------------------------------------
 
@@ -250,7 +428,18 @@ class SandboxKernel:
             os.killpg(os.getpgid(pid), signum)
 
     def interrupt(self) -> None:
-        self.signal(signal.SIGINT)
+        """SIGINT to the kernel's group, or an interrupt_request where signals cannot reach it
+        (bwrap: the kernel runs in its own session inside a pid namespace)."""
+        if self.manager.kernel_spec.interrupt_mode != "message":
+            self.signal(signal.SIGINT)
+            return
+        if self.client is None or not self.is_alive():
+            return
+        control = self.client.control_channel
+        with contextlib.suppress(Empty):  # drop earlier interrupt_replies
+            for _ in range(100):
+                control.get_msg(timeout=0)
+        control.send(self.client.session.msg("interrupt_request", content={}))
 
     # -- execution ---------------------------------------------------------------------------
 

@@ -18,6 +18,11 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+# Sent by the kernel-side cap (kernel._CONFIGURE) in place of the stream text it dropped.
+DROPPED_MARK = "\x00SMALLCODE-DROPPED:%d\x00"
+_DROPPED = re.compile("\x00SMALLCODE-DROPPED:([0-9]{1,15})\x00")
+
+
 def truncation_marker(dropped: int) -> str:
     return f"\n[... output truncated: {dropped} more bytes ...]"
 
@@ -75,7 +80,11 @@ class OutputCollector:
         kind = msg["header"]["msg_type"]
         content = msg["content"]
         if kind == "stream":
-            self.add(content.get("text", ""))
+            text = content.get("text", "")
+            if "\x00SMALLCODE-DROPPED:" in text:
+                self.dropped += sum(int(n) for n in _DROPPED.findall(text))
+                text = _DROPPED.sub("", text)
+            self.add(text)
         elif kind in ("execute_result", "display_data"):
             text = content.get("data", {}).get("text/plain")
             if text:

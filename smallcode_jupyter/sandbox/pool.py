@@ -46,7 +46,7 @@ class KernelPool:
         if self._current is not None and not self._current.is_alive():
             self.discard()  # died between runs (e.g. a thread called os._exit)
         if self._current is None:
-            self._current = self._take_spare() or self._start_kernel()
+            self._current = self._take_spare() or self._start_on_worker()
             self._schedule_spare()
         return self._current
 
@@ -99,6 +99,23 @@ class KernelPool:
             return None
         return kernel
 
+    def _start_on_worker(self) -> SandboxKernel:
+        """A cold start, done on the pool's long-lived worker thread.
+
+        WHY: bwrap --die-with-parent uses PR_SET_PDEATHSIG, which fires when the *thread* that
+        started it exits; a caller's short-lived thread would take the kernel down with it.
+        """
+        try:
+            future = self._worker.submit(self._start_kernel)
+        except RuntimeError:  # interpreter shutting down
+            return self._start_kernel()
+        try:
+            return future.result()
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C: the start finishes without us
+                future.add_done_callback(_shutdown_result)
+            raise
+
     def _schedule_spare(self) -> None:
         if not self._warm_spare or self._closed or self._spare is not None:
             return
@@ -122,3 +139,8 @@ class KernelPool:
             self._worker.submit(kernel.shutdown)
         except RuntimeError:
             kernel.shutdown()
+
+
+def _shutdown_result(future: Future[SandboxKernel]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().shutdown()

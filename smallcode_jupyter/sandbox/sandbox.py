@@ -6,13 +6,20 @@ gigabytes or clobber globals; none of that may reach the user's kernel or this p
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import signal
 import threading
 import time
 import weakref
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 
+from . import isolation
+from .isolation import Limits, Policy
 from .kernel import DEADLINE, DIED, DONE, STOPPED, Execution, SandboxKernel
 from .output import OutputCollector
 from .pool import KernelPool
@@ -27,6 +34,9 @@ def _describe_exit(code: int | None) -> str:
             return f"the kernel process was killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"the kernel process was killed by signal {-code}"
+    if code > 128:  # bubblewrap passes on a killed kernel as 128 + signal
+        with contextlib.suppress(ValueError):
+            return f"the kernel process was killed by {signal.Signals(code - 128).name} (exit code {code})"
     return f"the kernel process exited with code {code}"
 
 
@@ -86,16 +96,30 @@ class Sandbox:
 
     ``run`` and ``reset`` may be called from any one thread at a time (a lock serialises
     them); ``cancel`` may be called from any thread while a run is in progress.
+
+    Confinement (docs/security.md): every available layer of ``isolation.LAYERS`` is used
+    unless ``layers`` (or $SMALLCODE_SANDBOX_LAYERS) names fewer. ``project`` is bound
+    read-only at its real path; ``writable`` directories (none by default) read-write, for
+    output the user explicitly lets generated code produce. Without bwrap or Landlock the
+    constructor raises SandboxError unless ``allow_unisolated=True`` (or
+    $SMALLCODE_ALLOW_UNISOLATED=1): the user must know that generated code would then run
+    with their permissions. ``memory_limit`` (bytes) or ``limits`` set the resource ceilings.
     """
 
     def __init__(
         self,
         timeout: float = 10.0,
         *,
+        project: str | os.PathLike[str] | None = None,
+        writable: Iterable[str | os.PathLike[str]] = (),
         max_output: int = 1_000_000,
         interrupt_grace: float = 1.5,
         startup_timeout: float = 60.0,
         warm_spare: bool = True,
+        memory_limit: int | None = None,
+        limits: Limits | None = None,
+        layers: Iterable[str] | None = None,
+        allow_unisolated: bool | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -103,10 +127,28 @@ class Sandbox:
         self.max_output = int(max_output)
         self.interrupt_grace = float(interrupt_grace)
         self.startup_timeout = float(startup_timeout)
+        limits = limits or Limits()
+        if memory_limit is not None:
+            limits = replace(limits, memory=int(memory_limit))
+        writable = list(writable)
+        for path in [project, *writable]:
+            if path is not None and not Path(path).is_dir():
+                raise ValueError(f"{path!r} is not a directory")
+        active = isolation.active_layers(layers)
+        if allow_unisolated is None:
+            allow_unisolated = os.environ.get(isolation.ENV_ALLOW_UNISOLATED, "") not in ("", "0")
+        if not isolation.is_isolated(active) and not allow_unisolated:
+            raise isolation.unisolated_error(active)
+        self.policy = Policy(
+            active,
+            limits,
+            os.path.realpath(project) if project is not None else None,
+            tuple(os.path.realpath(p) for p in writable),
+        )
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         # The pool must not refer back to self, or the finalizer would keep self alive.
-        start = functools.partial(SandboxKernel.start, self.startup_timeout)
+        start = functools.partial(SandboxKernel.start, self.startup_timeout, self.policy, self.max_output)
         self._pool = KernelPool(start, warm_spare=warm_spare)
         # Runs on close(), on garbage collection, or at interpreter exit, whichever is first.
         self._finalizer = weakref.finalize(self, self._pool.close)
@@ -125,6 +167,15 @@ class Sandbox:
         self._cancel.set()
         with self._lock:
             self._finalizer()
+
+    @property
+    def layers(self) -> list[str]:
+        """The isolation layers this sandbox's kernels run under."""
+        return list(self.policy.layers)
+
+    @property
+    def project(self) -> str | None:
+        return self.policy.project
 
     @property
     def closed(self) -> bool:
