@@ -67,7 +67,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .models.store import availability, default_cache_dir
-    from .status import llama_build, machine_lines, versions
+    from .status import llama_build, machine_lines, sandbox_layers, versions
 
     for line in machine_lines():
         print(line)
@@ -75,6 +75,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for name, v in versions().items():
         print(f"  {name:<24} {v}")
     print(f"llama.cpp: {llama_build()}")
+    for line in sandbox_layers():
+        print(line)
     cache = args.cache_dir or default_cache_dir()
     print(f"models (cache {cache}):")
     for p in PRESETS.values():

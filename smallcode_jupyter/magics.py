@@ -80,6 +80,11 @@ class SmallcodeMagics(Magics):
     n_ctx = Int(0, help="Context window in tokens; 0 uses the model's preset.").tag(config=True)
     edge = Bool(False, help="Edge Mode: lean settings for machines with about 4 GB of RAM.").tag(config=True)
     check_memory = Bool(True, help="Refuse to load a model that does not fit in free RAM.").tag(config=True)
+    allow_unisolated = Bool(
+        False,
+        help="Run generated code even where no sandbox isolation layer is available (not recommended; "
+        "see docs/security.md).",
+    ).tag(config=True)
     verbose = Bool(False, help="Show prompts and full tracebacks.").tag(config=True)
     use_context = Bool(True, help="Retrieve context from the notebook, the project and corpora.").tag(
         config=True
@@ -113,7 +118,10 @@ class SmallcodeMagics(Magics):
         from .sandbox import Sandbox
 
         if self._sandbox is None or self._sandbox.closed:
-            self._sandbox = Sandbox(timeout=self.timeout).start()
+            # The project is bound read-only: generated code may read the user's files, never change them.
+            project = self.project_dir or os.getcwd()
+            self._sandbox = Sandbox(timeout=self.timeout, project=project,
+                                    allow_unisolated=self.allow_unisolated or None).start()  # fmt: skip
         return self._sandbox
 
     def retriever(self) -> Any:
@@ -251,7 +259,7 @@ class SmallcodeMagics(Magics):
 
     def _status(self, _: str) -> None:
         from . import llm
-        from .status import memory_line
+        from .status import memory_line, sandbox_layers
 
         loaded = llm.loaded()
         if self._resolved is None and not loaded:
@@ -266,6 +274,8 @@ class SmallcodeMagics(Magics):
                       f"load {m.load_seconds:.1f} s")  # fmt: skip
         print(memory_line())
         print(f"edge mode: {'on' if self.edge else 'off'}")
+        for line in sandbox_layers():
+            print(line)
 
     def _set_model(self, spec: str) -> None:
         if not spec:

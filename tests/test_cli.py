@@ -65,3 +65,9 @@ def test_huge_task_is_refused_clearly():
     )  # fmt: skip
     assert out.returncode == 1
     assert "characters" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_doctor_shows_sandbox_layers(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "sandbox rlimits:" in out and "sandbox isolation:" in out

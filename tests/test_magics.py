@@ -111,7 +111,7 @@ def test_corrupt_model_in_cell_keeps_the_shell_usable(shell, tmp_path, capsys):
 def test_status_before_loading(shell, capsys):
     shell.run_line_magic("smallcode", "status")
     out = capsys.readouterr().out
-    assert "not loaded yet" in out and "memory:" in out
+    assert "not loaded yet" in out and "memory:" in out and "sandbox isolation:" in out
 
 
 def test_edge_mode_toggle(shell, capsys):
@@ -168,3 +168,14 @@ def test_failing_best_attempt_is_offered_but_marked(shell, magics, capsys):
     assert shell.rl_next_input.startswith("# smallcode: best attempt, still failing")
     assert "def inc(x)" in shell.rl_next_input
     assert "inc" not in shell.user_ns  # generated code never ran in the user's namespace
+
+
+def test_magic_sandbox_reads_but_never_changes_the_project(shell, tmp_path):
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    m.project_dir = str(tmp_path)
+    data = tmp_path / "settings.txt"
+    data.write_text("keep me")
+    sb = m.sandbox()
+    assert sb.run(f"print(open({str(data)!r}).read())").stdout.strip() == "keep me"
+    r = sb.run(f"open({str(data)!r}, 'w').write('gone')")
+    assert not r.ok and data.read_text() == "keep me"

@@ -7,6 +7,7 @@ module; this one only decides what happens next and reports it as events.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -102,7 +103,7 @@ class Pipeline:
         if request.run and self.sandbox is None:
             from ..sandbox import Sandbox
 
-            own_sandbox = Sandbox(timeout=request.timeout).start()
+            own_sandbox = Sandbox(timeout=request.timeout, project=os.getcwd()).start()
         sandbox = (self.sandbox or own_sandbox) if request.run else None
         run = _Run(self, request, task, Verifier(sandbox, min(request.timeout, 5.0)) if sandbox else None)
         try:
