@@ -56,7 +56,8 @@ def hashed(monkeypatch, tmp_path):
 
 
 def _retriever(root: Path, **kw) -> Retriever:
-    return Retriever(root, embedder=HashEmbedder(), say=lambda s: None, min_score=0.0, **kw)
+    opts = {"min_score": 0.0, "relative": 1.0, "extra_when_named": 8, **kw}
+    return Retriever(root, embedder=HashEmbedder(), say=lambda s: None, **opts)
 
 
 def test_named_symbols():
@@ -75,7 +76,13 @@ def test_is_a_context_provider_and_named_symbols_come_first(tmp_path):
     assert hits[0].chunk.symbol == "settings_path" and hits[0].why == "named"
     snippets = r.retrieve("write price_label using `settings_path` to format a price in cents", 4)
     assert snippets[0].source == "shop/config.py:6-8"
-    assert snippets[0].text.startswith("# from shop.config import settings_path\n")
+    assert snippets[0].text == (  # a named helper is shown as an API to call, not a body to copy
+        "# already written: import it and call it, do not rewrite it\n"
+        "from shop.config import settings_path\n\n"
+        'def settings_path():\n    """Where the settings file of the shop lives."""\n    ...'
+    )
+    similar = next(h.snippet() for h in hits if h.why == "similar" and h.chunk.kind == "function")
+    assert "return" in similar.text and similar.text.startswith("from shop.")  # examples keep their body
 
 
 def test_mmr_drops_near_duplicates(tmp_path):
@@ -92,6 +99,12 @@ def test_mmr_drops_near_duplicates(tmp_path):
 def test_irrelevant_snippets_are_dropped(tmp_path):
     r = Retriever(_project(tmp_path / "p"), embedder=HashEmbedder(), say=lambda s: None, min_score=0.3)
     assert r.retrieve("zebra giraffe savanna", 5) == []
+    loose = _retriever(tmp_path / "p").hits("format a price given in cents for display", 5)
+    strict = _retriever(tmp_path / "p", relative=0.15).hits("format a price given in cents for display", 5)
+    assert len(strict) < len(loose)
+    assert all(h.score >= strict[0].score - 0.15 for h in strict)
+    named = _retriever(tmp_path / "p", extra_when_named=1).hits("use `settings_path` to format a price", 5)
+    assert [h.why for h in named] == ["named", "similar"]
 
 
 def test_token_budget_pruning(tmp_path):
@@ -230,7 +243,21 @@ def test_custom_provider_is_pluggable(shell, monkeypatch, smollm2, capsys):
     fake = FakeLLM(["x = 1\n```"])
     monkeypatch.setattr(m, "llm", lambda: fake)
     monkeypatch.setattr(m, "resolved_model", lambda: smollm2)
-    shell.run_line_magic("config", "SmallcodeMagics.context_provider = 'tests.test_context_retriever:_MyProvider'")
+    shell.run_line_magic(
+        "config", "SmallcodeMagics.context_provider = 'tests.test_context_retriever:_MyProvider'"
+    )
     run(shell, "--no-run --no-insert set x")
     assert "def house_style" in fake.calls[0]["messages"][-1]["content"]
     assert "wiki:42" in capsys.readouterr().out
+
+
+def test_add_missing_imports_for_retrieved_helpers(tmp_path):
+    from smallcode_jupyter.context.autoimport import add_missing_imports, unbound_names
+
+    snippets = _retriever(_project(tmp_path / "p")).retrieve("label a price with `format_price`", 3)
+    code = "def label(c):\n    total = round(c)\n    return format_price(total)\n"
+    assert unbound_names(code) == {"format_price"}
+    assert add_missing_imports(code, snippets).startswith("from shop.money import format_price\n\ndef label")
+    done = "from shop.money import format_price\n" + code
+    assert add_missing_imports(done, snippets) == done  # already imported: unchanged
+    assert add_missing_imports("def f(:", snippets) == "def f(:"  # unparsable: left to the checks

@@ -1,11 +1,13 @@
 """The default :class:`~smallcode_jupyter.loop.context.ContextProvider`: notebook + project + corpora.
 
-Per query: what the task names explicitly comes first (``read_settings``, ```Config```,
+Per query: what the task names explicitly comes first (``read_settings``, ``Config.load``,
 ``In[3]``: the cells and symbols that define those names), then the nearest chunks by cosine
 similarity from every source, de-duplicated with maximal marginal relevance so five near-copies
 of one helper do not crowd out the other helper the task needs. Snippets below a similarity
-floor are dropped: for a 0.5B model, irrelevant context is worse than none. The pipeline then
-packs the list into its token budget with the model's own tokenizer.
+floor, or far below the best match, are dropped: for a 0.5B model irrelevant context is worse
+than none (it copies from whatever it is shown). A helper the task names is shown as an API
+(import line, signature, docstring) to call; similar code keeps its body, as an example. The
+pipeline then packs the list into its token budget with the model's own tokenizer.
 """
 
 from __future__ import annotations
@@ -60,9 +62,38 @@ class Hit:
             text = f"class {c.symbol.rsplit('.', 1)[0]}:  # excerpt\n{text}"
         module = import_path(c.path)
         if module and c.kind in ("function", "class") and "." not in c.symbol:
-            text = f"# from {module} import {c.symbol}\n{text}"  # small models guess import paths badly
+            # Small models guess import paths badly, and copy code far more readily than comments.
+            text = f"from {module} import {c.symbol}\n\n{text}"
+            if self.why == "named" and c.kind == "function":
+                # A helper the task names is to be called: show its API, not a body to copy.
+                text = f"# already written: import it and call it, do not rewrite it\n{_api_stub(text)}"
         src = f"{self.label}/{c.source}" if self.label else c.source
         return Snippet(text, src, round(self.score, 3))
+
+
+def _api_stub(text: str) -> str:
+    """A function's source reduced to imports, decorators, signature and docstring."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(text))
+    except SyntaxError:
+        return text
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)), None)
+    if fn is None:
+        return text
+    lines = text.splitlines()
+    first = fn.body[0]
+    doc = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+    keep = lines[: first.end_lineno if doc else first.lineno - 1]
+    line = lines[first.lineno - 1]
+    indent = line[: len(line) - len(line.lstrip())]
+    return "\n".join([*keep, f"{indent}..."])
 
 
 def import_path(path: str) -> str:
@@ -112,6 +143,8 @@ def _overlaps(a: Chunk, b: Chunk) -> bool:
 class Retriever:
     """Retrieval over the live notebook (``shell``), a project folder and extra corpora.
 
+    Similar snippets must score at least ``min_score`` and within ``relative`` of the best
+    match; when the task names helpers, at most ``extra_when_named`` similar snippets join them.
     Indexes are opened lazily and refreshed incrementally (at most every ``refresh_every``
     seconds); a project that was never indexed is indexed on first use only if it has at most
     ``auto_index_limit`` files (otherwise ``%smallcode index`` / ``smallcode index`` does it,
@@ -126,7 +159,9 @@ class Retriever:
         notebook: str | Path | None = None,
         embedder: Any = None,
         *,
-        min_score: float = 0.2,
+        min_score: float = 0.25,
+        relative: float = 0.15,
+        extra_when_named: int = 2,
         mmr_lambda: float = 0.7,
         auto_index_limit: int = 300,
         refresh_every: float = 10.0,
@@ -138,7 +173,8 @@ class Retriever:
         self.project = Path(project).expanduser().resolve() if project else None
         self.corpora = [Path(c).expanduser().resolve() for c in corpora]
         self.shell = shell
-        self.min_score, self.mmr_lambda = min_score, mmr_lambda
+        self.min_score, self.relative, self.mmr_lambda = min_score, relative, mmr_lambda
+        self.extra_when_named = extra_when_named
         self.auto_index_limit, self.refresh_every = auto_index_limit, refresh_every
         self.say = say or (lambda s: print(s, file=sys.stderr))
         self._notebook_path = Path(notebook) if notebook else None
@@ -243,10 +279,14 @@ class Retriever:
                         pool.append(
                             Hit(c, s + boost, src, label, "cell" if src is self._notebook else "similar")
                         )
-            pool = _dedupe(pool)
-            if pool and len(pinned) < k:
+            # Keep only what is about as relevant as the best match: a 0.5B model copies from
+            # whatever it is shown, so a weak sixth snippet does more harm than good.
+            top = max([h.score for h in pinned + pool], default=0.0)
+            pool = [h for h in _dedupe(pool) if h.score >= top - self.relative]
+            room = min(k - len(pinned), self.extra_when_named if pinned else k)
+            if pool and room > 0:
                 vecs = np.concatenate([h.origin.vectors_for([h.chunk]) for h in pool])
-                picked = [pool[i] for i in mmr(pool, vecs, k - len(pinned), self.mmr_lambda)]
+                picked = [pool[i] for i in mmr(pool, vecs, room, self.mmr_lambda)]
             else:
                 picked = []
             return pinned + picked

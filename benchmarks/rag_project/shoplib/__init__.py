@@ -1,0 +1,1 @@
+"""shoplib: helpers of our shop's back office."""
