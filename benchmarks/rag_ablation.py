@@ -139,9 +139,9 @@ def posthoc_autoimport(results: Path) -> dict:
     An estimate of what wiring the auto-import into the generation stage would give: the loop
     itself might then have taken other paths (fewer repairs), so this is a lower-effort proxy.
     """
-    from smallcode_jupyter.context.autoimport import add_missing_imports
     from smallcode_jupyter.context.retriever import Retriever
     from smallcode_jupyter.loop.code import named_function, stub_entry_point
+    from smallcode_jupyter.loop.imports import add_missing_imports
     from smallcode_jupyter.loop.pipeline import gather_checks
     from smallcode_jupyter.loop.verify import Verifier
     from smallcode_jupyter.sandbox import Sandbox

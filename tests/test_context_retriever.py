@@ -252,7 +252,7 @@ def test_custom_provider_is_pluggable(shell, monkeypatch, smollm2, capsys):
 
 
 def test_add_missing_imports_for_retrieved_helpers(tmp_path):
-    from smallcode_jupyter.context.autoimport import add_missing_imports, unbound_names
+    from smallcode_jupyter.loop.imports import add_missing_imports, unbound_names
 
     snippets = _retriever(_project(tmp_path / "p")).retrieve("label a price with `format_price`", 3)
     code = "def label(c):\n    total = round(c)\n    return format_price(total)\n"

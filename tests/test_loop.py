@@ -227,3 +227,24 @@ def test_failing_part_is_rewritten_alone(sandbox):
     rewrite_prompt = fake.calls[3]["messages"][-1]["content"]
     assert "Write `def words(text)`" in rewrite_prompt and "expected ['a', 'b']" in rewrite_prompt
     assert "def count(text)" in r.code and "lower()" in r.code
+
+
+def test_retrieved_helpers_are_shown_and_imported(tmp_path):
+    from smallcode_jupyter.loop.context import Snippet
+
+    (tmp_path / "shoplib").mkdir()
+    (tmp_path / "shoplib" / "__init__.py").write_text("")
+    (tmp_path / "shoplib" / "money.py").write_text("def to_cents(x):\n    return round(x * 100)\n")
+
+    class Provider:
+        def retrieve(self, query, k=8):
+            return [Snippet("from shoplib.money import to_cents\ndef to_cents(x): ...", "shoplib/money.py:1")]
+
+    events = []
+    fake = FakeLLM(["def price(x):\n    return to_cents(x) + 1\n```"])
+    with Sandbox(timeout=10, project=tmp_path) as sb:
+        p = Pipeline(fake, LoopSettings(candidates=1, max_iters=0), sink=events.append, sandbox=sb, context=Provider())
+        r = p.run(Request("write a function price(x) that returns to_cents(x) + 1", context="assert price(1.5) == 151"))
+    assert "shoplib/money.py:1" in r.sources and any(e.kind == "context" for e in events)
+    assert "from shoplib.money import to_cents" in fake.calls[0]["messages"][-1]["content"]
+    assert r.code.startswith("from shoplib.money import to_cents") and r.passed

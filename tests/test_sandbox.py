@@ -337,3 +337,13 @@ def test_no_orphan_processes(how):
     if how == "close":
         assert lines["closed"].strip() == ""  # nothing left once close() returned
         assert lines["workdir kept"].strip() == "False"
+
+
+def test_project_modules_are_importable_but_read_only(tmp_path):
+    pkg = tmp_path / "mylib.py"
+    pkg.write_text("def helper():\n    return 42\n")
+    with Sandbox(timeout=10, project=tmp_path) as sb:
+        r = sb.run("import mylib\nprint(mylib.helper())")
+        assert r.ok and r.stdout.strip() == "42", r.traceback
+        assert not sb.run(f"open({str(pkg)!r}, 'a').write('x')").ok
+    assert pkg.read_text() == "def helper():\n    return 42\n"

@@ -16,9 +16,10 @@ from ..models.catalog import LoopSettings
 from . import plan as planner
 from .checks import Check, extract_checks, user_checks
 from .code import named_function, stub_entry_point
-from .context import ContextProvider, pack, render
+from .context import ContextProvider, Snippet, pack, render
 from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError, Usage
 from .generate import Candidate, Generator, origin, task_messages
+from .imports import add_missing_imports
 from .repair import repair_messages
 from .selftest import vote, write_tests
 from .verify import Report, Verifier
@@ -55,7 +56,12 @@ class _Unit:
     messages: list[Message]
     checks: list[Check]
     part: str = ""
+    snippets: list[Snippet] = field(default_factory=list)  # retrieved context shown to the model
     seen: dict[str, Report] = field(default_factory=dict)
+
+    def finish(self, code: str) -> str:
+        """Add imports the code forgot for helpers it was shown (the 0.5B model often does)."""
+        return add_missing_imports(code, self.snippets) if self.snippets else code
 
     @property
     def stub(self) -> bool:
@@ -162,21 +168,21 @@ class _Run:
                                                "purpose": p.purpose, "depends": p.depends} for p in parts])  # fmt: skip
                 self.result.subtasks = [p.name for p in parts]
                 return self.solve_parts(parts, checks)
-        messages = task_messages(task, self.context_for(task))
-        return self.solve_unit(_Unit(task, entry, messages, checks))
+        context, snippets = self.context_for(task)
+        return self.solve_unit(_Unit(task, entry, task_messages(task, context), checks, snippets=snippets))
 
     # -- helpers ------------------------------------------------------------------------------------
-    def context_for(self, query: str) -> str:
-        """The user's context plus retrieved snippets that fit the budget."""
+    def context_for(self, query: str) -> tuple[str, list[Snippet]]:
+        """The user's context plus retrieved snippets that fit the budget (and those snippets)."""
         req, provider = self.request, self.p.context
         if not (req.use_context and provider is not None):
-            return req.context
+            return req.context, []
         snippets = pack(provider.retrieve(query), self.settings.context_budget, self.p.llm.count_tokens)
         if snippets:
             sources = [s.source for s in snippets]
             self.result.sources.extend(s for s in sources if s not in self.result.sources)
             self.p.emit("context", sources=sources)
-        return "\n\n".join(t for t in (req.context.strip(), render(snippets)) if t)
+        return "\n\n".join(t for t in (req.context.strip(), render(snippets)) if t), snippets
 
     def check(self, unit: _Unit, cand: Candidate, checks: list[Check] | None = None) -> Report:
         """Run a candidate against the unit's checks (or ``checks``), once per distinct code."""
@@ -197,8 +203,10 @@ class _Run:
             self.p.emit("prompt", text=unit.messages[-1]["content"])
         self.result.candidates += 1
         on_token = (lambda t: self.p.emit("token", text=t)) if i == 0 else None
-        return self.gen.candidates(unit.messages, unit.task, unit.entry, i, 1, self.result.usage,
+        cand = self.gen.candidates(unit.messages, unit.task, unit.entry, i, 1, self.result.usage,
                                    on_token, self.request.cancel)[0]  # fmt: skip
+        cand.code = unit.finish(cand.code)
+        return cand
 
     # -- strategies ---------------------------------------------------------------------------------
     def solve_unit(self, unit: _Unit) -> _Best:
@@ -236,7 +244,7 @@ class _Run:
             self.p.emit("prompt", text=msgs[-1]["content"])
             code = self.gen.one(msgs, unit.task, unit.entry, self.result.usage, self.settings.temperature or 0.7,
                                 seed=2000 + it, cancel=self.request.cancel)  # fmt: skip
-            cand = Candidate(code, kind, self.result.candidates - 1)
+            cand = Candidate(unit.finish(code), kind, self.result.candidates - 1)
             report = self.check(unit, cand)
             if report.score > best.report.score:
                 best = _Best(cand, report)
@@ -282,10 +290,11 @@ class _Run:
         def part_unit(p: planner.Part, hint: str = "") -> _Unit:
             deps = "\n".join(_signature_of(codes.get(d, ""), d) or signatures[d] for d in p.depends)
             sub = f"Write `{p.signature}`: {p.purpose}"
-            msgs = task_messages(sub, self.context_for(sub), plan, deps)
+            context, snippets = self.context_for(sub)
+            msgs = task_messages(sub, context, plan, deps)
             if hint:
                 msgs = repair_messages(msgs[-1]["content"], "", hint, rewrite=True)
-            return _Unit(sub, None, msgs, [], part=p.name)
+            return _Unit(sub, None, msgs, [], part=p.name, snippets=snippets)
 
         for p in parts:
             if self.cancelled:
@@ -308,9 +317,9 @@ class _Run:
             self.p.emit("repair", iteration=self.result.iterations, origin=f"rewrite {owner.name}",
                         failure=best.report.first_failure()[:300])  # fmt: skip
             unit = part_unit(owner, best.report.first_failure())
-            trial = {**codes, owner.name: self.gen.one(unit.messages, unit.task, None, self.result.usage,
-                                                       self.settings.temperature or 0.7, seed=3000 + rounds,
-                                                       cancel=self.request.cancel)}  # fmt: skip
+            code = self.gen.one(unit.messages, unit.task, None, self.result.usage, self.settings.temperature or 0.7,
+                                seed=3000 + rounds, cancel=self.request.cancel)  # fmt: skip
+            trial = {**codes, owner.name: unit.finish(code)}
             cand = Candidate(planner.assemble(list(trial.values())), "part rewrite", self.result.candidates - 1)
             report = self.check(whole, cand)
             if report.score > best.report.score:

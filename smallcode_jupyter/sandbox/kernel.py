@@ -49,10 +49,12 @@ IDLE_AFTER_REPLY = 1.0  # s to wait for the final 'idle' status once the reply i
 # text per execution the kernel sends only a DROPPED marker with the byte count, which
 # OutputCollector turns back into its usual truncation note.
 _CONFIGURE = """\
-def _smallcode_configure(limit, mark):
+def _smallcode_configure(limit, mark, project):
     import contextlib, io, sys
     from IPython import get_ipython
     ip = get_ipython()
+    if project and project not in sys.path:  # generated code may import the user's own modules
+        sys.path.insert(0, project)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         for magic, arg in (("xmode", "Plain"), ("colors", "nocolor")):
             try:
@@ -148,7 +150,7 @@ def _smallcode_configure(limit, mark):
     OutStream.write = write
     ip.events.register("pre_run_cell", unshadow)
     ip.events.register("post_run_cell", report)
-_smallcode_configure(__LIMIT__, __MARK__)
+_smallcode_configure(__LIMIT__, __MARK__, __PROJECT__)
 del _smallcode_configure
 """
 
@@ -315,7 +317,7 @@ class SandboxKernel:
             kernel._poller.register(client.iopub_channel.socket, zmq.POLLIN)
             kernel._poller.register(client.shell_channel.socket, zmq.POLLIN)
             kernel._wait_ready(time.monotonic() + startup_timeout)
-            kernel._configure(time.monotonic() + startup_timeout, max_output)
+            kernel._configure(time.monotonic() + startup_timeout, max_output, policy.project if policy else None)
         except BaseException as exc:  # including Ctrl-C: never leave a half-started kernel
             why = kernel._launch_error()
             kernel.shutdown()
@@ -365,10 +367,14 @@ class SandboxKernel:
             while True:
                 self.client.iopub_channel.get_msg(timeout=0.05)
 
-    def _configure(self, deadline: float, max_output: int = 0) -> None:
+    def _configure(self, deadline: float, max_output: int = 0, project: str | None = None) -> None:
         from .output import DROPPED_MARK, OutputCollector
 
-        code = _CONFIGURE.replace("__LIMIT__", str(int(max_output))).replace("__MARK__", repr(DROPPED_MARK))
+        code = (
+            _CONFIGURE.replace("__LIMIT__", str(int(max_output)))
+            .replace("__MARK__", repr(DROPPED_MARK))
+            .replace("__PROJECT__", repr(project))
+        )
         execution = self.send(code, silent=True)
         if self.wait(execution, OutputCollector(0), deadline) != DONE:
             raise SandboxError("sandbox kernel did not finish its configuration")

@@ -14,7 +14,7 @@ import builtins
 import re
 from collections.abc import Iterable
 
-from ..loop.context import Snippet
+from .context import Snippet
 
 _IMPORT = re.compile(r"^from\s+([\w.]+)\s+import\s+(\w+)\s*$", re.M)
 
