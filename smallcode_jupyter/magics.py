@@ -321,8 +321,11 @@ class SmallcodeMagics(Magics):
 
         path = Path(arg or self.project_dir or ".").expanduser()
         commands.index(path)
-        if arg:
+        if arg and str(path.resolve()) != self.project_dir:
             self.project_dir = str(path.resolve())
+            if self._sandbox is not None:  # the sandbox binds the project: restart it on the new one
+                self._sandbox.close()
+                self._sandbox = None
         self._retriever = None
 
     def _context(self, arg: str) -> None:
