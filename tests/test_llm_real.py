@@ -73,3 +73,21 @@ def test_qwen_magic_writes_working_add(shell, qwen05):
     exec(compile(code, "<generated>", "exec"), ns)
     assert ns["add"](2, 3) == 5
     assert shell.rl_next_input.strip() == code.strip()
+
+
+def test_wrong_architecture_gguf_is_a_clear_error(smollm2, tmp_path):
+    """A complete, well-formed GGUF of an architecture llama.cpp does not know: ModelError, no crash."""
+    from smallcode_jupyter.models import ModelError, resolve
+
+    bad = tmp_path / "alien.gguf"
+    data = bytearray(smollm2.path.read_bytes())
+    key = b"general.architecture"
+    at = data.index(key) + len(key) + 4 + 8  # value type (u32) and string length (u64)
+    data[at : at + 5] = b"xyzzy"
+    data = data.replace(b"llama.", b"xyzzy.", 64)  # its metadata keys follow the architecture name
+    bad.write_bytes(bytes(data))
+    model = resolve(str(bad))
+    assert model.info.architecture == "xyzzy"
+    with pytest.raises(ModelError, match="could not load"):
+        llm_mod.load(model)
+    assert llm_mod.load(smollm2).chat([{"role": "user", "content": "hi"}], max_tokens=4).completion_tokens > 0

@@ -194,3 +194,32 @@ def test_disk_full_midway_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="No space left"):
         assemble(PRESETS["qwen2.5-coder-0.5b"], tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_download_is_never_used(tmp_path, monkeypatch, smollm2):
+    """A download cut off midway (here: the hub hands back half a file) is rejected, not cached."""
+    import huggingface_hub
+
+    def half_download(repo_id, filename, local_dir):
+        path = Path(local_dir) / filename
+        with smollm2.path.open("rb") as src:
+            path.write_bytes(src.read(smollm2.path.stat().st_size // 2))
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", half_download)
+    with pytest.raises(ModelError, match="not a valid GGUF"):
+        resolve("phi-3-mini", cache_dir=tmp_path)
+    assert not (tmp_path / PRESETS["phi-3-mini"].filename).exists()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_network_failure_names_the_alternatives(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def offline(**_kw):
+        raise ConnectionError("Network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(ModelError) as e:
+        resolve("qwen2.5-coder-7b", cache_dir=tmp_path)
+    assert "could not download" in str(e.value) and "local .gguf path" in str(e.value)

@@ -267,10 +267,11 @@ def _download(repo: str, file: str, cache: Path, preset: Preset | None) -> Path:
     staging = cache / ".downloads"
     try:
         staging.mkdir(parents=True, exist_ok=True)
-        got = Path(hf_hub_download(repo_id=repo, filename=file, local_dir=staging))
     except OSError as e:
         raise ModelError(f"cannot write to the model cache {cache}: {e.strerror or e}") from e
-    except Exception as e:  # network errors come in many types; all mean "not downloadable"
+    try:
+        got = Path(hf_hub_download(repo_id=repo, filename=file, local_dir=staging))
+    except Exception as e:  # network errors come in many types (many are OSErrors): all mean "not here"
         print(f"smallcode: download failed: {type(e).__name__}: {e}", file=sys.stderr)
         raise ModelError(
             f"could not download {file} from huggingface.co/{repo} (offline?). " + _alternatives(preset)
