@@ -80,6 +80,9 @@ class SmallcodeMagics(Magics):
     n_ctx = Int(0, help="Context window in tokens; 0 uses the model's preset.").tag(config=True)
     edge = Bool(False, help="Edge Mode: lean settings for machines with about 4 GB of RAM.").tag(config=True)
     check_memory = Bool(True, help="Refuse to load a model that does not fit in free RAM.").tag(config=True)
+    generate_only_fallback = Bool(
+        False, help="If the sandbox cannot start, still generate (untested) code instead of stopping."
+    ).tag(config=True)
     allow_unisolated = Bool(
         False,
         help="Run generated code even where no sandbox isolation layer is available (not recommended; "
@@ -140,6 +143,20 @@ class SmallcodeMagics(Magics):
                 self._retriever = project_retriever(self.project_dir or None, self.shell, key[1])
             self._retriever_key = key
         return self._retriever
+
+    def _sandbox_or_fallback(self, request: Request) -> Any:
+        """The sandbox; if it cannot start, generate-only — but only when the user allowed that."""
+        try:
+            return self.sandbox()
+        except SandboxError as e:
+            if not self.generate_only_fallback:
+                raise SandboxError(
+                    f"{e}. Nothing was generated. To get untested code anyway, "
+                    "%config SmallcodeMagics.generate_only_fallback = True, or use --no-run."
+                ) from e
+            print(f"smallcode: {e}; generating WITHOUT running or testing the code.", file=sys.stderr)
+            request.run = False
+            return None
 
     # -- model ----------------------------------------------------------------------------------
     def resolved_model(self) -> ResolvedModel:
@@ -223,7 +240,7 @@ class SmallcodeMagics(Magics):
                 run=self.run_tests and not args.no_run, plan=self.plan and not args.no_plan,
                 timeout=_first(args.timeout, self.timeout),
             )  # fmt: skip
-            sandbox = self.sandbox() if request.run else None
+            sandbox = self._sandbox_or_fallback(request) if request.run else None
             context = self.retriever() if self.use_context else None
             result = Pipeline(llm, settings, sink=view, sandbox=sandbox, context=context).run(request)
         except (ModelError, SandboxError, TaskError) as e:

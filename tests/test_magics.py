@@ -179,3 +179,50 @@ def test_magic_sandbox_reads_but_never_changes_the_project(shell, tmp_path):
     assert sb.run(f"print(open({str(data)!r}).read())").stdout.strip() == "keep me"
     r = sb.run(f"open({str(data)!r}, 'w').write('gone')")
     assert not r.ok and data.read_text() == "keep me"
+
+
+def test_sandbox_that_cannot_start(shell, magics, monkeypatch, capsys):
+    from smallcode_jupyter.sandbox import SandboxError
+
+    def broken():
+        raise SandboxError("sandbox kernel exited during startup")
+
+    monkeypatch.setattr(magics, "sandbox", broken)
+    magics.fake.replies = ["def inc(x):\n    return x + 1\n```"]
+    run(shell, "write a function inc(x)", "assert inc(1) == 2")
+    err = capsys.readouterr().err
+    assert "exited during startup" in err and "generate_only_fallback" in err
+    assert magics.fake.calls == []  # nothing generated without the user's consent
+    shell.run_line_magic("config", "SmallcodeMagics.generate_only_fallback = True")
+    run(shell, "write a function inc(x)", "assert inc(1) == 2")
+    assert "WITHOUT running" in capsys.readouterr().err
+    assert "return x + 1" in shell.rl_next_input
+
+
+@pytest.mark.parametrize("stage", ["generate", "sandbox run"])
+def test_interrupt_at_each_stage_leaves_no_orphans(shell, magics, capsys, stage):
+    import _thread
+    import threading
+
+    import psutil
+
+    def slow_reply(_messages):
+        if stage == "generate":
+            threading.Timer(0.2, _thread.interrupt_main).start()
+            import time
+
+            time.sleep(5)
+        return "def spin(x):\n    while True:\n        pass\n```"
+
+    magics.fake.replies = [slow_reply]
+    if stage == "sandbox run":
+        magics.sandbox()  # warm, so the interrupt lands in the run, not the start
+        threading.Timer(1.5, _thread.interrupt_main).start()
+    run(shell, "--candidates 1 --max-iters 0 write a function spin(x)", "assert spin(1) == 1")
+    assert "stopped by the user" in capsys.readouterr().err
+    assert shell.run_cell("6 * 7").result == 42  # the user's kernel is fine
+    shell.run_line_magic("unload_ext", "smallcode")  # frees the sandbox kernels
+    shell.run_line_magic("load_ext", "smallcode")
+    leftovers = [p for p in psutil.Process().children(recursive=True) if p.is_running()
+                 and p.status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    assert not leftovers, [p.cmdline()[:3] for p in leftovers]
