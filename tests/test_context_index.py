@@ -158,3 +158,40 @@ def test_read_only_project_indexes_into_cache(tmp_path, monkeypatch):
     ix = _index(root)
     ix.update()
     assert (store / "manifest.json").exists() and not (root / ".smallcode").exists()
+
+
+def test_full_disk_while_saving_keeps_previous_index(tmp_path, monkeypatch):
+    import errno
+
+    from smallcode_jupyter.context import index as index_mod
+
+    root = _project(tmp_path / "p")
+    _index(root).update()
+    (root / "pkg" / "new.py").write_text("def brand_new():\n    return 1\n")
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, _data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(index_mod.os, "fdopen", lambda fd, mode="r": Full(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space left"):
+        _index(root).update()
+    monkeypatch.undo()
+    leftovers = [p.name for p in root.rglob("*.tmp")]
+    assert leftovers == []  # no half-written file survives, nor is one ever read
+    after = _index(root)
+    after.open()
+    assert not after.rebuilt and len(after.chunks) == 5 and "pkg/new.py" not in after.files
