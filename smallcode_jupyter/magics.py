@@ -241,8 +241,8 @@ class SmallcodeMagics(Magics):
                 timeout=_first(args.timeout, self.timeout),
             )  # fmt: skip
             sandbox = self._sandbox_or_fallback(request) if request.run else None
-            context = self.retriever() if self.use_context else None
-            result = Pipeline(llm, settings, sink=view, sandbox=sandbox, context=context).run(request)
+            provider = self.retriever() if self.use_context else None
+            result = Pipeline(llm, settings, sink=view, sandbox=sandbox, context=provider).run(request)
         except (ModelError, SandboxError, TaskError) as e:
             print(f"smallcode: {e}", file=sys.stderr)
             return None
