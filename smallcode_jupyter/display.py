@@ -87,7 +87,8 @@ class View:
             return f"• candidate {d['candidate'] + 1} ({d['origin']}){' for ' + what if what else ''}"
         if k == "run":
             mark = "✓" if d["ok"] else "✗"
-            return f"  {mark} {d['passed']}/{d['total']} checks" + (
+            kind = "model-written checks" if d.get("weak") else "checks"
+            return f"  {mark} {d['passed']}/{d['total']} {kind}" + (
                 f" — {d['failure']}" if d.get("failure") else ""
             )
         if k == "repair":
