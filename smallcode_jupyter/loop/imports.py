@@ -14,6 +14,7 @@ import builtins
 import re
 from collections.abc import Iterable
 
+from .checks import _bound_names, _loaded_names
 from .context import Snippet
 
 _IMPORT = re.compile(r"^from\s+([\w.]+)\s+import\s+(\w+)\s*$", re.M)
@@ -25,19 +26,7 @@ def unbound_names(code: str) -> set[str]:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return set()
-    used, bound = set(), set(dir(builtins))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.alias):
-            bound.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return used - bound
+    return _loaded_names([tree]) - _bound_names([tree]) - set(dir(builtins))
 
 
 def add_missing_imports(code: str, snippets: Iterable[Snippet]) -> str:
