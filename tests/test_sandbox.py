@@ -56,7 +56,7 @@ def test_success_with_stdout_and_stderr(sb):
     assert r.stdout.endswith("2\n")  # execute_result text/plain
     assert r.error_name is None
     assert not (r.timed_out or r.died or r.restarted or r.truncated)
-    assert 0 < r.seconds < 5
+    assert r.seconds > 0
 
 
 def test_exception_has_plain_traceback(sb):
