@@ -21,13 +21,20 @@ def _progress(desc: str):
     return _ProgressBar(desc)
 
 
+def add_preset_flags(parser: argparse.ArgumentParser) -> None:
+    """``--preset edge`` (and its short form ``--edge``): Edge Mode settings for 4 GB machines."""
+    parser.add_argument("--preset", choices=["auto", "edge"], default="auto",
+                        help="loop settings: auto (by model size) or edge (4 GB machines)")  # fmt: skip
+    parser.add_argument("--edge", action="store_true", help="same as --preset edge")
+
+
 def _resolve(args: argparse.Namespace, spec: str | None = None):
     from .models.store import resolve
 
     bar = _progress(f"preparing {spec or args.model}")
     try:
         return resolve(spec or args.model, cache_dir=args.cache_dir, progress=bar,
-                       edge=getattr(args, "edge", False))  # fmt: skip
+                       edge=getattr(args, "edge", False) or getattr(args, "preset", "") == "edge")  # fmt: skip
     finally:
         bar.close()
 
@@ -158,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-plan", action="store_true")
     a.add_argument("--project", type=Path, help="retrieve helpers from this folder (default: cwd if indexed)")
     a.add_argument("--no-context", action="store_true", help="no retrieval from the project or corpora")
-    a.add_argument("--edge", action="store_true", help="Edge Mode settings (4 GB machines)")
+    add_preset_flags(a)
     a.add_argument("--verbose", action="store_true")
     a.set_defaults(func=cmd_ask)
 

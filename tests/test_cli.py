@@ -71,3 +71,17 @@ def test_doctor_shows_sandbox_layers(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "sandbox rlimits:" in out and "sandbox isolation:" in out
+
+
+def test_preset_edge_selects_edge_settings():
+    """``--preset edge`` (the documented spelling) and ``--edge`` both pick Edge Mode."""
+    from smallcode_jupyter.cli import _resolve, build_parser
+    from smallcode_jupyter.models.catalog import EDGE_SETTINGS
+
+    for argv in (["bench", "humaneval", "--preset", "edge"], ["ask", "--edge", "x"], ["ask", "--preset", "edge", "x"]):
+        args = build_parser().parse_args(argv)
+        args.cache_dir, args.model = None, "smollm2-135m"
+        assert _resolve(args).settings == EDGE_SETTINGS
+    args = build_parser().parse_args(["bench", "humaneval"])
+    args.cache_dir, args.model = None, "smollm2-135m"
+    assert _resolve(args).settings != EDGE_SETTINGS

@@ -9,6 +9,8 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..cli import add_preset_flags
+
     b = sub.add_parser("bench", help="benchmark pass@1: vanilla, loop or bestof")
     bsub = b.add_subparsers(dest="bench_command", required=True)
     for name in ("humaneval", "run"):
@@ -30,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--max-tokens", type=int)
         p.add_argument("--budget", type=int, default=0, help="bestof: tokens per task (default: from --budget-from)")
         p.add_argument("--budget-from", type=Path, help="bestof: use this loop run's mean tokens per task")
-        p.add_argument("--edge", action="store_true", help="Edge Mode preset")
+        add_preset_flags(p)
         p.add_argument("--threads", type=int, default=0)
         p.add_argument("--timeout", type=float, default=10.0)
         p.set_defaults(func=cmd_bench)
