@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from smallcode_jupyter.bench.report import compare, markdown
+from smallcode_jupyter.bench.report import compare, failure_kinds, markdown, merge
 from smallcode_jupyter.bench.runner import Recorder, Task, read_tasks, run_tasks, summarize
 from smallcode_jupyter.models.catalog import LoopSettings
 from smallcode_jupyter.sandbox import Sandbox
@@ -87,6 +87,28 @@ def test_summary_and_report(tmp_path):
     rows = compare([tmp_path / "v.jsonl", tmp_path / "l.jsonl"])
     assert rows[1]["pass@1"] == 75.0 and rows[1]["fail→pass"] == 2 and rows[1]["pass→fail"] == 1
     assert "| l | loop |" in markdown(rows)
+    sample = compare([tmp_path / "v.jsonl", tmp_path / "l.jsonl"], only={"T/0", "T/3"})
+    assert sample[1]["tasks"] == 2 and sample[1]["fail→pass"] == 1 and sample[1]["pass→fail"] == 1
+
+
+def test_merge_joins_parts_in_task_order(tmp_path):
+    recs = [{"task_id": f"T/{i}", "passed": True, "seconds": 1.0, "prompt_tokens": 1, "completion_tokens": 1,
+             "llm_calls": 1} for i in range(12)]  # fmt: skip
+    for name, part, rss in (("a", recs[10:], 700.0), ("b", recs[:10], 750.0)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+        (tmp_path / f"{name}.summary.json").write_text(json.dumps({"mode": "loop", "label": "x", "peak_rss_mb": rss}))
+    summary = merge([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], tmp_path / "all.jsonl")
+    ids = [json.loads(line)["task_id"] for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert ids == [f"T/{i}" for i in range(12)]
+    assert summary["tasks"] == 12 and summary["peak_rss_mb"] == 750.0 and summary["mode"] == "loop"
+
+
+def test_failure_kinds():
+    recs = [{"passed": False, "visible_total": 0, "visible_passed": 0},
+            {"passed": False, "visible_total": 3, "visible_passed": 1},
+            {"passed": False, "visible_total": 2, "visible_passed": 2},
+            {"passed": True, "visible_total": 2, "visible_passed": 2}]  # fmt: skip
+    assert failure_kinds(recs) == {"no checks": 1, "visible fail": 1, "hidden only": 1}
 
 
 def test_read_tasks_ignores_other_fields(tmp_path):

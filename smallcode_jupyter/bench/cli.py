@@ -40,13 +40,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("results", nargs="+", type=Path)
     r.add_argument("--md", type=Path)
     r.add_argument("--png", type=Path)
+    r.add_argument("--only", help="compare on these task ids only (comma-separated, or @FILE)")
     r.set_defaults(func=cmd_report)
+    m = bsub.add_parser("merge", help="join the parts of one run (e.g. --offset runs) into one file")
+    m.add_argument("parts", nargs="+", type=Path)
+    m.add_argument("--out", required=True, type=Path)
+    m.set_defaults(func=cmd_merge)
+
+
+def _task_ids(spec: str) -> list[str]:
+    return Path(spec[1:]).read_text().split() if spec.startswith("@") else spec.split(",")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import report
 
-    print(report(args.results, args.md, args.png), end="")
+    only = set(_task_ids(args.only)) if args.only else None
+    print(report(args.results, args.md, args.png, only), end="")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .report import merge
+
+    s = merge(args.parts, args.out)
+    print(f"{args.out}: pass@1 = {s['pass_at_1']:.1f}% ({s['passed']}/{s['tasks']})")
     return 0
 
 
@@ -58,8 +76,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     tasks = read_tasks(args.dataset if args.bench_command == "run" else humaneval_path())
     if args.only:
-        wanted = Path(args.only[1:]).read_text().split() if args.only.startswith("@") else args.only.split(",")
-        tasks = [t for t in tasks if t.task_id in set(wanted)]
+        wanted = set(_task_ids(args.only))
+        tasks = [t for t in tasks if t.task_id in wanted]
     tasks = tasks[args.offset :]
     if args.limit is not None:
         tasks = tasks[: args.limit]

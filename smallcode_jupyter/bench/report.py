@@ -14,9 +14,51 @@ def _summary_of(path: Path) -> dict[str, Any]:
     return json.loads(side.read_text()) if side.exists() else {}
 
 
-def compare(paths: list[Path]) -> list[dict[str, Any]]:
-    """One row per run; fail→pass / pass→fail are counted against the first vanilla run."""
+def _task_order(task_id: str) -> tuple[str, int]:
+    prefix, _, num = task_id.rpartition("/")
+    return (prefix, int(num)) if num.isdigit() else (task_id, -1)
+
+
+def merge(paths: list[Path], out: Path) -> dict[str, Any]:
+    """Join the parts of one run (e.g. HumanEval/0–80 and /81–163) into one results file.
+
+    A task in several parts keeps its last record; the summary's peak RSS is the largest part's.
+    """
+    from .runner import summarize
+
+    by_id: dict[str, dict[str, Any]] = {}
+    for p in paths:
+        by_id.update({r["task_id"]: r for r in load_records(p)})
+    records = sorted(by_id.values(), key=lambda r: _task_order(r["task_id"]))
+    parts = [_summary_of(p) for p in paths]
+    meta = {k: v for k, v in parts[0].items() if k in ("mode", "model", "label", "budget", "settings", "llama",
+                                                        "threads", "gguf")}  # fmt: skip
+    summary = summarize(records, **meta, parts=[str(p) for p in paths])
+    summary["peak_rss_mb"] = max((s.get("peak_rss_mb") or 0.0 for s in parts), default=None)
+    out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+def failure_kinds(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Why the failed tasks failed, from what the loop could see: no check at all, no candidate
+    passing the visible checks, or every visible check passed but the hidden tests did not."""
+    failed = [r for r in records if not r["passed"]]
+    return {
+        "no checks": sum(r.get("visible_total", 0) == 0 for r in failed),
+        "visible fail": sum(r.get("visible_total", 0) > 0 and r["visible_passed"] < r["visible_total"] for r in failed),
+        "hidden only": sum(0 < r.get("visible_total", 0) == r["visible_passed"] for r in failed),
+    }
+
+
+def compare(paths: list[Path], only: set[str] | None = None) -> list[dict[str, Any]]:
+    """One row per run; fail→pass / pass→fail are counted against the first vanilla run.
+
+    ``only`` restricts every run to those task ids (to compare a sample run with full runs).
+    """
     runs = [(p, load_records(p), _summary_of(p)) for p in paths]
+    if only is not None:
+        runs = [(p, [r for r in recs if r["task_id"] in only], s) for p, recs, s in runs]
     base = next((recs for _, recs, s in runs if s.get("mode") == "vanilla"), None)
     base_pass = {r["task_id"]: r["passed"] for r in base} if base else {}
     rows = []
@@ -34,13 +76,16 @@ def compare(paths: list[Path]) -> list[dict[str, Any]]:
             "median s": secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2,
             "mean s": sum(secs) / len(secs), "tokens/task": sum(toks) / len(toks),
             "peak RSS MB": s.get("peak_rss_mb"),
+            "failed: no check / visible / hidden only": (
+                "–" if s.get("mode") == "vanilla" else "{no checks} / {visible fail} / {hidden only}".format(
+                    **failure_kinds(recs))),
         })  # fmt: skip
     return rows
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     cols = ["run", "mode", "model", "tasks", "pass@1", "fail→pass", "pass→fail", "median s", "mean s",
-            "tokens/task", "peak RSS MB"]  # fmt: skip
+            "tokens/task", "peak RSS MB", "failed: no check / visible / hidden only"]  # fmt: skip
 
     def fmt(v: Any) -> str:
         if v is None:
@@ -76,8 +121,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def report(paths: list[Path], md_out: Path | None, png_out: Path | None) -> str:
-    rows = compare(paths)
+def report(paths: list[Path], md_out: Path | None, png_out: Path | None, only: set[str] | None = None) -> str:
+    rows = compare(paths, only)
     text = markdown(rows)
     if md_out:
         md_out.write_text(text, encoding="utf-8")
