@@ -60,7 +60,29 @@ def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
         seg = "\n".join(lines[node.lineno - 1 : node.end_lineno])
         if (isinstance(node, ast.Import | ast.ImportFrom) and seg not in code) or (isinstance(node, ast.FunctionDef) and node.name != entry_point and node.name not in have):
             prefix.append(seg)
-    return "\n".join([*prefix, code]) if prefix else code
+    code = "\n".join([*prefix, code]) if prefix else code
+    renamed = _renamed_entry_point(code, stub_tree, entry_point) if entry_point and entry_point not in have else None
+    return f"{code.rstrip()}\n\n{entry_point} = {renamed}\n" if renamed else code
+
+
+def _renamed_entry_point(code: str, stub_tree: ast.Module, entry_point: str) -> str | None:
+    """The stub's function under another name, if the candidate renamed it.
+
+    The stub's name is the contract, but a model sometimes names the function after the
+    stub's own examples when they call it differently. Only an unambiguous case counts: one
+    new top-level function with the stub's parameters.
+    """
+    want = next((n for n in stub_tree.body if isinstance(n, ast.FunctionDef) and n.name == entry_point), None)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    stub_names = {n.name for n in stub_tree.body if isinstance(n, ast.FunctionDef)}
+    new = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name not in stub_names]
+    if want is None or len(new) != 1:
+        return None
+    params = [a.arg for a in want.args.args]
+    return new[0].name if [a.arg for a in new[0].args.args] == params else None
 
 
 def strip_main(code: str) -> str:
