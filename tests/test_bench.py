@@ -134,3 +134,15 @@ def test_smoke_every_mode_on_smollm2(tmp_path, mode):
     # --resume skips what is done
     proc = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and len(out.read_text().splitlines()) == 3
+
+
+def test_report_counts_each_model_against_its_own_vanilla(tmp_path):
+    runs = {"v05": ("vanilla", "a", [False, False]), "v15": ("vanilla", "b", [True, False]),
+            "l15": ("loop", "b", [True, True])}  # fmt: skip
+    for name, (mode, model, passed) in runs.items():
+        recs = [{"task_id": f"T/{i}", "passed": p, "seconds": 1.0, "prompt_tokens": 1, "completion_tokens": 1,
+                 "llm_calls": 1} for i, p in enumerate(passed)]  # fmt: skip
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        (tmp_path / f"{name}.summary.json").write_text(json.dumps({"mode": mode, "model": model, "label": name}))
+    rows = compare([tmp_path / f"{n}.jsonl" for n in runs])
+    assert rows[2]["fail→pass"] == 1  # against v15, not against the first vanilla run (v05)

@@ -52,17 +52,19 @@ def failure_kinds(records: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def compare(paths: list[Path], only: set[str] | None = None) -> list[dict[str, Any]]:
-    """One row per run; fail→pass / pass→fail are counted against the first vanilla run.
+    """One row per run; fail→pass / pass→fail are counted against the vanilla run of the same
+    model (or the first vanilla run).
 
     ``only`` restricts every run to those task ids (to compare a sample run with full runs).
     """
     runs = [(p, load_records(p), _summary_of(p)) for p in paths]
     if only is not None:
         runs = [(p, [r for r in recs if r["task_id"] in only], s) for p, recs, s in runs]
-    base = next((recs for _, recs, s in runs if s.get("mode") == "vanilla"), None)
-    base_pass = {r["task_id"]: r["passed"] for r in base} if base else {}
+    vanillas = [(s.get("model"), recs) for _, recs, s in runs if s.get("mode") == "vanilla"]
     rows = []
     for p, recs, s in runs:
+        base = next((v for m, v in vanillas if m == s.get("model")), vanillas[0][1] if vanillas else None)
+        base_pass = {r["task_id"]: r["passed"] for r in base} if base else {}
         n = len(recs)
         k = sum(r["passed"] for r in recs)
         secs = sorted(r["seconds"] for r in recs) or [0.0]
