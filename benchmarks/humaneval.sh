@@ -7,7 +7,8 @@
 #   benchmarks/humaneval.sh 0.5b          vanilla, loop, bestof at equal tokens, on all 164 tasks
 #   benchmarks/humaneval.sh 0.5b-sample   bestof, the ablations and Edge Mode on the 1-in-4 sample
 #   benchmarks/humaneval.sh 1.5b          vanilla and loop on all 164 tasks
-#   benchmarks/humaneval.sh 1.5b-sample   vanilla and loop on the 1-in-4 sample (41 tasks)
+#   benchmarks/humaneval.sh 1.5b-sample   vanilla, loop and bestof on the 1-in-4 sample (41 tasks;
+#                                         bestof takes its budget from the full 1.5B loop run)
 #   benchmarks/humaneval.sh report        the tables and plots of docs/benchmarks.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,14 +42,16 @@ case "${1:-}" in
   M=qwen2.5-coder-1.5b
   bench -m $M --only $SAMPLE --mode vanilla --label "1.5B vanilla" --out $R/q15-s-vanilla.jsonl
   bench -m $M --only $SAMPLE --mode loop --label "1.5B loop" --out $R/q15-s-loop.jsonl
+  bench -m $M --only $SAMPLE --mode bestof --budget-from $R/q15-loop.jsonl --label "1.5B bestof" --out $R/q15-s-bestof.jsonl
   ;;
 report)
   "$SC" bench report $R/q05-vanilla.jsonl $R/q05-loop.jsonl $R/q05-bestof.jsonl \
     --md $R/q05.md --png docs/images/humaneval-0.5b.png
   "$SC" bench report --only $SAMPLE $R/q05-vanilla.jsonl $R/q05-loop.jsonl $R/q05-s-*.jsonl \
-    $R/q15-s-vanilla.jsonl $R/q15-s-loop.jsonl --md $R/sample.md --png docs/images/humaneval-sample.png
+    $R/q15-s-vanilla.jsonl $R/q15-s-loop.jsonl $R/q15-s-bestof.jsonl --md $R/sample.md --png docs/images/humaneval-sample.png
+  "$SC" bench report $R/q15-vanilla.jsonl $R/q15-loop.jsonl --md $R/q15.md --png docs/images/humaneval-1.5b.png
   ;;
 *)
-  sed -n '2,12p' "$0"; exit 2
+  sed -n '2,13p' "$0"; exit 2
   ;;
 esac
