@@ -14,7 +14,7 @@ import resource
 import statistics
 import time
 
-from smallcode_jupyter import llm as llm_mod
+from smallcode_jupyter.models import llm as llm_mod
 from smallcode_jupyter.models import resolve
 
 PROMPT = (

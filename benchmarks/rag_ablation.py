@@ -74,7 +74,7 @@ def run(
     in_scope: bool = False,
 ) -> dict:
     """Both conditions on every task; returns the summary (and writes it to ``out``)."""
-    from smallcode_jupyter import llm
+    from smallcode_jupyter.models import llm
     from smallcode_jupyter.context.retriever import Retriever
     from smallcode_jupyter.loop.events import Request
     from smallcode_jupyter.loop.pipeline import Pipeline

@@ -41,7 +41,8 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext smallcode``: remove the magics and the panel's comm target, free the model and
     sandbox."""
-    from . import llm, panel_comm
+    from . import panel_comm
+    from .models import llm
     from .magics import SmallcodeMagics
 
     panel_comm.unregister(ipython)

@@ -92,7 +92,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from . import llm
+    from .models import llm
     from .display import View
     from .loop.events import Request
     from .loop.pipeline import Pipeline

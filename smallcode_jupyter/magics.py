@@ -180,7 +180,7 @@ class SmallcodeMagics(Magics):
         return self.model if self.model in PRESETS else os.path.splitext(os.path.basename(self.model))[0]
 
     def llm(self) -> Any:
-        from . import llm
+        from .models import llm
 
         resolved = self.resolved_model()
         settings = resolved.settings
@@ -275,7 +275,7 @@ class SmallcodeMagics(Magics):
         handler(rest.strip())
 
     def _status(self, _: str) -> None:
-        from . import llm
+        from .models import llm
         from .status import memory_line, sandbox_layers
 
         loaded = llm.loaded()
@@ -347,7 +347,7 @@ class SmallcodeMagics(Magics):
 
     def _context(self, arg: str) -> None:
         """%smallcode context "<query>": what retrieval would give the model, with file:line."""
-        from . import llm
+        from .models import llm
         from .context import commands
 
         loaded = llm.loaded()

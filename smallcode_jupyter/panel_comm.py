@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import threading
 import time
 import traceback
@@ -38,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from .loop.context import Snippet
+from .context.editor import EditorCells
 from .loop.events import Event, Request, Result
 
 COMM_TARGET = "smallcode"
@@ -82,7 +81,7 @@ class MagicsBackend:
     def models(self) -> list[dict[str, Any]]:
         from pathlib import Path
 
-        from . import llm
+        from .models import llm
         from .models.catalog import PRESETS
         from .models.store import availability, default_cache_dir
 
@@ -98,7 +97,7 @@ class MagicsBackend:
         ]
 
     def prepare(self, model: str | None, say: Callable[[str, str], None]) -> tuple[Any, Any]:
-        from . import llm
+        from .models import llm
 
         m = self.magics
         if model and model != m.model:
@@ -113,47 +112,6 @@ class MagicsBackend:
 
     def sandbox(self) -> Any:
         return self.magics.sandbox()
-
-
-# -- context from the editor ----------------------------------------------------------------------
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _words(text: str) -> set[str]:
-    out = set()
-    for w in _WORD.findall(text):
-        out.add(w.lower())
-        out.update(p for p in w.lower().split("_") if len(p) > 2)
-    return out
-
-
-class EditorCells:
-    """The active notebook's code cells as the editor shows them (unsaved edits included).
-
-    A :class:`~.loop.context.ContextProvider` without embeddings: cells that define something,
-    ranked by the words they share with the query. Cheap enough to build per request, and it
-    never reads the possibly stale file on disk.
-    """
-
-    def __init__(self, cells: Sequence[str], notebook: str = "notebook", skip: int | None = None) -> None:
-        from .context.chunking import cell_names
-
-        self.items: list[tuple[int, str, set[str]]] = []
-        for i, source in enumerate(cells):
-            s = source.lstrip()
-            if i == skip or not s or s.startswith(("%%smallcode", "%smallcode", "%load_ext")):
-                continue
-            names = cell_names(source)
-            if names:
-                self.items.append((i, source, _words(source) | {n.lower() for n in names}))
-        self.notebook = notebook
-
-    def retrieve(self, query: str, k: int = 8) -> list[Snippet]:
-        q = _words(query)
-        scored = [(len(q & words), i, src) for i, src, words in self.items]
-        scored = [s for s in scored if s[0] > 0]
-        scored.sort(key=lambda s: (-s[0], -s[1]))  # most shared words, then the latest cell
-        return [Snippet(src, f"{self.notebook}:cell {i + 1}:1", float(score)) for score, i, src in scored[:k]]
 
 
 # -- one task ----------------------------------------------------------------------------------------

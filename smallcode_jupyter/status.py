@@ -34,7 +34,7 @@ def versions(names: tuple[str, ...] = (
 
 
 def machine_lines() -> list[str]:
-    from .llm import default_threads
+    from .models.llm import default_threads
 
     return [
         f"python: {platform.python_version()} ({platform.machine()}, {platform.system()})",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smallcode_jupyter.llm import Completion, Message
+from smallcode_jupyter.models.llm import Completion, Message
 from smallcode_jupyter.models.catalog import PRESETS
 
 

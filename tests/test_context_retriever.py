@@ -10,7 +10,8 @@ import pytest
 from smallcode_jupyter.context import embedder as embedder_mod
 from smallcode_jupyter.context.embedder import HashEmbedder
 from smallcode_jupyter.context.retriever import Retriever, import_path, mmr, named_symbols
-from smallcode_jupyter.loop.context import ContextProvider, pack, render
+from smallcode_jupyter.context.pack import pack, render
+from smallcode_jupyter.context.types import ContextProvider
 from smallcode_jupyter.loop.events import Request
 from smallcode_jupyter.loop.pipeline import Pipeline
 from smallcode_jupyter.models.catalog import LoopSettings
@@ -233,7 +234,7 @@ def test_a_failing_index_costs_the_context_not_the_run(tmp_path):
 
 class _MyProvider:
     def retrieve(self, query, k=8):
-        from smallcode_jupyter.loop.context import Snippet
+        from smallcode_jupyter.context.types import Snippet
 
         return [Snippet("def house_style():\n    pass", "wiki:42")]
 

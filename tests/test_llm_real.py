@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from smallcode_jupyter import llm as llm_mod
+from smallcode_jupyter.models import llm as llm_mod
 
 from .conftest import run
 

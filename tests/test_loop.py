@@ -230,7 +230,7 @@ def test_failing_part_is_rewritten_alone(sandbox):
 
 
 def test_retrieved_helpers_are_shown_and_imported(tmp_path):
-    from smallcode_jupyter.loop.context import Snippet
+    from smallcode_jupyter.context.types import Snippet
 
     (tmp_path / "shoplib").mkdir()
     (tmp_path / "shoplib" / "__init__.py").write_text("")

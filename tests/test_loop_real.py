@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallcode_jupyter import llm as llm_mod
+from smallcode_jupyter.models import llm as llm_mod
 from smallcode_jupyter.loop.events import Request
 from smallcode_jupyter.loop.pipeline import Pipeline
 from smallcode_jupyter.sandbox import Sandbox

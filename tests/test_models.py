@@ -140,7 +140,7 @@ def test_edge_settings(smollm2):
 def test_model_too_big_for_free_ram_is_refused_before_loading(smollm2, monkeypatch):
     import psutil
 
-    from smallcode_jupyter import llm as llm_mod
+    from smallcode_jupyter.models import llm as llm_mod
 
     class Tiny:
         available = 50 << 20

@@ -69,7 +69,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .. import llm as llm_mod
+    from ..models import llm as llm_mod
     from ..cli import _resolve
     from ..sandbox import Sandbox
     from .runner import humaneval_path, load_records, read_tasks, run_tasks, summarize

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..llm import ChatModel
+from ..models.llm import ChatModel
 from ..loop.events import Event, EventSink, Request, Result, Usage
 from ..loop.generate import Candidate, Generator, task_messages
 from ..loop.pipeline import Pipeline, gather_checks

@@ -24,10 +24,11 @@ def notebook_path(shell: Any) -> Path | None:
     return None
 
 
-def _skip(source: str) -> bool:
+def skip_cell(source: str) -> bool:
+    """Cells that are never context: empty ones, smallcode's own and ``%load_ext``."""
     s = source.lstrip()
-    return not s or s.startswith(("%%smallcode", "%smallcode", "get_ipython().run_cell_magic('smallcode'",
-                                  "get_ipython().run_line_magic('smallcode'"))  # fmt: skip
+    return not s or s.startswith(("%%smallcode", "%smallcode", "%load_ext", "get_ipython().run_cell_magic('smallcode'",
+                                  "get_ipython().run_line_magic('smallcode'", "get_ipython().run_line_magic('load_ext'"))  # fmt: skip
 
 
 def history_cells(shell: Any) -> list[tuple[int, str]]:
@@ -36,7 +37,7 @@ def history_cells(shell: Any) -> list[tuple[int, str]]:
     raw = list(getattr(hm, "input_hist_raw", []) or []) if hm is not None else []
     if not raw:
         raw = list((getattr(shell, "user_ns", {}) or {}).get("In", []) or [])
-    return [(i, s) for i, s in enumerate(raw) if i > 0 and isinstance(s, str) and not _skip(s)]
+    return [(i, s) for i, s in enumerate(raw) if i > 0 and isinstance(s, str) and not skip_cell(s)]
 
 
 class NotebookSource:
@@ -81,7 +82,7 @@ class NotebookSource:
         except Exception:  # a notebook being saved, or not a notebook: skip it this time
             return []
         cells = [(i, c.cell_type, c.source) for i, c in enumerate(nb.cells)
-                 if c.cell_type == "code" and not _skip(c.source) and cell_names(c.source)]  # fmt: skip
+                 if c.cell_type == "code" and not skip_cell(c.source) and cell_names(c.source)]  # fmt: skip
         return chunk_cells(cells, path.name)
 
     def search(self, vector: Any, k: int = 8) -> list[tuple[Chunk, float]]:

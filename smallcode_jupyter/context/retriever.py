@@ -1,4 +1,4 @@
-"""The default :class:`~smallcode_jupyter.loop.context.ContextProvider`: notebook + project + corpora.
+"""The default :class:`~smallcode_jupyter.context.types.ContextProvider`: notebook + project + corpora.
 
 Per query: what the task names explicitly comes first (``read_settings``, ``Config.load``,
 ``In[3]``: the cells and symbols that define those names), then the nearest chunks by cosine
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..loop.context import Snippet
+from .types import Snippet
 from .chunking import Chunk
 
 _BACKTICK = re.compile(r"`([^`]+)`")

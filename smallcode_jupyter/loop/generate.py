@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..llm import ChatModel, Message
+from ..models.llm import ChatModel, Message
 from . import generate_prompts as P
 from .code import complete_with_stub, extract_code, strip_main, stub_entry_point
 from .events import Usage

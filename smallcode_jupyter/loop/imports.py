@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 from .checks import _bound_names, _loaded_names
-from .context import Snippet
+from ..context.types import Snippet
 
 _IMPORT = re.compile(r"^from\s+([\w.]+)\s+import\s+(\w+)\s*$", re.M)
 

@@ -11,12 +11,13 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..llm import ChatModel, Message
+from ..models.llm import ChatModel, Message
 from ..models.catalog import LoopSettings
 from . import plan as planner
 from .checks import Check, extract_checks, user_checks
 from .code import named_function, stub_entry_point
-from .context import ContextProvider, Snippet, pack, render
+from ..context.pack import pack, render
+from ..context.types import ContextProvider, Snippet
 from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError, Usage
 from .generate import Candidate, Generator, origin, task_messages
 from .imports import add_missing_imports

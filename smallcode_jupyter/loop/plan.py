@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..llm import ChatModel
+from ..models.llm import ChatModel
 from . import plan_prompts as P
 from .code import stub_entry_point
 from .events import Usage

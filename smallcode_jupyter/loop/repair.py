@@ -6,7 +6,7 @@ conversation never grows, and it is trimmed to the context budget.
 
 from __future__ import annotations
 
-from ..llm import Message
+from ..models.llm import Message
 from . import generate_prompts as G
 from . import repair_prompts as P
 

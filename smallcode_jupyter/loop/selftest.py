@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..llm import ChatModel
+from ..models.llm import ChatModel
 from . import selftest_prompts as P
 from .checks import Check, checks_from_model_output
 from .events import Usage

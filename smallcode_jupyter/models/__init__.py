@@ -1,16 +1,14 @@
-"""Model presets, GGUF metadata and model-file resolution."""
+"""Model presets, GGUF metadata, model-file resolution and the llama.cpp facade (``llm``)."""
 
-from .catalog import DEFAULT_MODEL, EDGE_SETTINGS, PRESETS, LoopSettings, Preset
+from .catalog import DEFAULT_MODEL, PRESETS, Preset
 from .gguf import GGUFError, GGUFInfo, read_gguf
 from .store import ModelError, ResolvedModel, availability, default_cache_dir, resolve
 
 __all__ = [
     "DEFAULT_MODEL",
-    "EDGE_SETTINGS",
     "PRESETS",
     "GGUFError",
     "GGUFInfo",
-    "LoopSettings",
     "ModelError",
     "Preset",
     "ResolvedModel",

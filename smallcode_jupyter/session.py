@@ -1,0 +1,346 @@
+"""The application layer: the one place that resolves and loads a model, owns the warm sandbox,
+the retriever and the run lock, and runs the loop.
+
+Every front door (the magics, the side panel, the ``smallcode`` command, the benchmark) holds a
+:class:`Session` and talks only to it; none of them builds a model, a sandbox or a pipeline
+itself, and none of them imports another. One session per kernel (or per command): the panel's
+worker thread and the cells share its model, its sandbox and its lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .context.types import ContextProvider
+from .loop.events import EventSink, Request, Result
+from .loop.settings import LoopSettings, settings_for_model
+from .models.catalog import DEFAULT_MODEL, PRESETS
+from .models.store import ModelError, Progress, ResolvedModel
+from .sandbox.errors import SandboxError
+
+if TYPE_CHECKING:
+    from .models.llm import LLM
+    from .sandbox import Sandbox
+
+Say = Callable[[str, str], None]  # (state, message): "preparing", "loading", "ready", "sandbox", ...
+ProgressFactory = Callable[[str], "ClosableProgress"]
+
+
+class ClosableProgress(Protocol):
+    """What a progress factory returns: called with (done, total), closed when the work ends."""
+
+    def __call__(self, done: int, total: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _default_progress(desc: str) -> Any:
+    from .progress import ProgressBar
+
+    return ProgressBar(desc)
+
+
+class SessionBusy(RuntimeError):
+    """Another task holds this session's run lock (a cell, or the side panel)."""
+
+
+@dataclass
+class SessionConfig:
+    """What the user chose; the magics' traits, the CLI's flags and the panel's picker fill it."""
+
+    model: str = DEFAULT_MODEL  # preset name, .gguf path or hf:owner/repo/file.gguf
+    cache_dir: Path | None = None
+    edge: bool = False
+    n_ctx: int = 0  # 0: the loop settings' window
+    n_threads: int = 0  # 0: physical cores
+    check_memory: bool = True
+    timeout: float = 10.0  # seconds per sandbox execution
+    project_dir: str = ""  # '' : the notebook's folder, or the cwd if indexed
+    allow_unisolated: bool = False
+    generate_only_fallback: bool = False
+    context_provider: str = ""  # 'module:factory' for a custom ContextProvider
+    corpora: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of a model list: a preset and where it stands on this machine."""
+
+    name: str
+    params_b: float
+    state: str  # "loaded", or what :func:`~.models.store.availability` says
+    current: bool
+
+
+def model_name(spec: str) -> str:
+    """The name a spec resolves to (a preset's name, or a file's stem), without resolving it."""
+    if spec.lower() in PRESETS:
+        return spec.lower()
+    if spec.startswith("hf:"):
+        return spec.rsplit("/", 1)[-1]
+    return os.path.splitext(os.path.basename(spec))[0]
+
+
+class Session:
+    """One model, one warm sandbox, one retriever and one run lock, shared by the front doors."""
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        shell: Any = None,
+        progress: ProgressFactory | None = None,
+    ) -> None:
+        self.config = config or SessionConfig()
+        self.shell = shell
+        self.progress = progress or _default_progress
+        self.run_lock = threading.Lock()  # one loop at a time per session
+        self._resolved: dict[tuple[str, str], ResolvedModel] = {}
+        self._sandbox: Sandbox | None = None
+        self._sandbox_key: tuple[str, float, bool] | None = None
+        self._retriever: ContextProvider | None = None
+        self._retriever_key: tuple[Any, ...] | None = None
+
+    # -- models ---------------------------------------------------------------------------------
+    def resolve(self, spec: str | None = None, progress: Progress | None = None) -> ResolvedModel:
+        """The model file for ``spec`` (default: the configured model), resolved once per spec."""
+        spec = spec or self.config.model
+        key = (spec, str(self.config.cache_dir or ""))
+        if key not in self._resolved:
+            from .models.store import resolve
+
+            bar = self.progress(f"preparing {spec}") if progress is None else None
+            try:
+                self._resolved[key] = resolve(spec, cache_dir=self.config.cache_dir, progress=progress or bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+        return self._resolved[key]
+
+    def resolved(self) -> ResolvedModel | None:
+        """The configured model if it was resolved already (never resolves)."""
+        return self._resolved.get((self.config.model, str(self.config.cache_dir or "")))
+
+    def settings(self, spec: str | None = None) -> LoopSettings:
+        """The loop settings for ``spec`` (default: the configured model), Edge Mode applied."""
+        return settings_for_model(self.resolve(spec), self.config.edge)
+
+    def load(self, spec: str | None = None, say: Say | None = None) -> LLM:
+        """The loaded model for ``spec`` (default: the configured one); one stays loaded per process."""
+        from .models import llm
+
+        say = say or (lambda _state, _message: None)
+        say("preparing", f"preparing {spec or self.config.model}")
+        resolved = self.resolve(spec)
+        settings = settings_for_model(resolved, self.config.edge)
+        n_ctx = self.config.n_ctx or settings.n_ctx
+        if all(str(m.model.path) != str(resolved.path) or m.n_ctx != n_ctx for m in llm.loaded()):
+            say("loading", f"loading {resolved.name} into llama.cpp")
+        model = llm.load(resolved, n_ctx=n_ctx, n_threads=self.config.n_threads or None,
+                         check_memory=self.config.check_memory)  # fmt: skip
+        say("ready", f"{resolved.name} ready")
+        return model
+
+    def loaded(self) -> list[LLM]:
+        from .models import llm
+
+        return llm.loaded() if "llama_cpp" in sys.modules else []
+
+    def set_model(self, spec: str) -> ResolvedModel:
+        """Switch the configured model; raises :class:`ModelError` (and keeps the old one) if it
+        cannot be resolved."""
+        resolved = self.resolve(spec)
+        self.config.model = spec
+        return resolved
+
+    def models(self) -> list[ModelRow]:
+        """Every preset and its state here (loaded, cached, installable...)."""
+        from .models.store import availability, default_cache_dir
+
+        cache = self.config.cache_dir or default_cache_dir()
+        loaded = {m.name for m in self.loaded()}
+        current = model_name(self.config.model)
+        return [
+            ModelRow(p.name, p.params_b, "loaded" if p.name in loaded else availability(p, cache), p.name == current)
+            for p in PRESETS.values()
+        ]
+
+    # -- sandbox --------------------------------------------------------------------------------
+    def project(self) -> str:
+        return self.config.project_dir or os.getcwd()
+
+    def sandbox(self) -> Sandbox:
+        """The throwaway-kernel sandbox, started on first use and kept warm between tasks.
+
+        The project folder is bound read-only: generated code may read the user's files, never
+        change them. A change of project, timeout or isolation consent restarts it.
+        """
+        from .sandbox import Sandbox
+
+        key = (self.project(), self.config.timeout, self.config.allow_unisolated)
+        if self._sandbox is not None and (self._sandbox.closed or key != self._sandbox_key):
+            self._sandbox.close()
+            self._sandbox = None
+        if self._sandbox is None:
+            self._sandbox = Sandbox(timeout=self.config.timeout, project=key[0],
+                                    allow_unisolated=self.config.allow_unisolated or None).start()  # fmt: skip
+            self._sandbox_key = key
+        return self._sandbox
+
+    def sandbox_or_fallback(self, request: Request, warn: Callable[[str], None] | None = None) -> Sandbox | None:
+        """The sandbox; if it cannot start, generate-only, but only when the user allowed that."""
+        try:
+            return self.sandbox()
+        except SandboxError as e:
+            if not self.config.generate_only_fallback:
+                raise SandboxError(
+                    f"{e}. Nothing was generated. To get untested code anyway, allow the generate-only "
+                    "fallback (%config SmallcodeMagics.generate_only_fallback = True) or do not run "
+                    "the code (--no-run)."
+                ) from e
+            (warn or _stderr)(f"smallcode: {e}; generating WITHOUT running or testing the code.")
+            request.run = False
+            return None
+
+    # -- context --------------------------------------------------------------------------------
+    def retriever(self) -> ContextProvider | None:
+        """The context provider (notebook, project, corpora), rebuilt when those change."""
+        from .context.corpus import list_corpora
+
+        corpora = tuple(str(c) for c in list_corpora()) + self.config.corpora
+        key = (self.config.project_dir, corpora, self.config.context_provider)
+        if self._retriever is None or key != self._retriever_key:
+            if self.config.context_provider:
+                from importlib import import_module
+
+                module, _, factory = self.config.context_provider.partition(":")
+                self._retriever = getattr(import_module(module), factory or "provider")()
+            else:
+                from .context.retriever import project_retriever
+
+                self._retriever = project_retriever(self.config.project_dir or None, self.shell, corpora)
+            self._retriever_key = key
+        return self._retriever
+
+    def forget_retriever(self) -> None:
+        """Rebuild the retriever on next use (after indexing, or a corpus change)."""
+        self._retriever = None
+
+    def index(self, path: Path, rebuild: bool = False, embedder: str = "minilm") -> tuple[Any, Any]:
+        """Index (or update) the folder ``path`` with a progress bar; returns (index, stats).
+
+        Raises FileNotFoundError for a missing folder. The retriever is rebuilt on next use.
+        """
+        from .context.embedder import get_embedder
+        from .context.index import ProjectIndex
+        from .progress import ProgressBar
+
+        if not path.is_dir():
+            raise FileNotFoundError(f"no such folder: {path}")
+        ix = ProjectIndex(path, get_embedder(embedder))
+        with ProgressBar(f"indexing {ix.root.name}", unit="chunk") as bar:
+            stats = ix.update(progress=bar, rebuild=rebuild)
+        self._retriever = None
+        return ix, stats
+
+    def hits(self, query: str, k: int = 8) -> list[Any]:
+        """What retrieval would give the model for ``query``, best first, with why each was chosen."""
+        retriever = self.retriever()
+        hits = getattr(retriever, "hits", None)
+        return list(hits(query, k)) if hits is not None else []
+
+    def corpora(self) -> list[tuple[Path, bool]]:
+        """The registered corpora and whether each is indexed."""
+        from .context.corpus import corpus_store, list_corpora
+
+        return [(p, (corpus_store(p) / "manifest.json").exists()) for p in list_corpora()]
+
+    def add_corpus(self, path: str) -> tuple[Path, Any]:
+        """Register and index a corpus folder; returns (its path, index stats)."""
+        from .context.corpus import add_corpus, corpus_store
+        from .context.embedder import get_embedder
+        from .context.index import ProjectIndex
+        from .progress import ProgressBar
+
+        p = add_corpus(path)
+        ix = ProjectIndex(p, get_embedder(), store=corpus_store(p))
+        with ProgressBar(f"indexing {p.name}", unit="chunk") as bar:
+            stats = ix.update(progress=bar)
+        self._retriever = None
+        return p, stats
+
+    def remove_corpus(self, path: str) -> bool:
+        from .context.corpus import remove_corpus
+
+        removed = remove_corpus(path)
+        if removed:
+            self._retriever = None
+        return removed
+
+    def set_project(self, path: str) -> None:
+        """Retrieve from ``path`` and bind it in the sandbox (restarted on next use)."""
+        self.config.project_dir = path
+        self._retriever = None
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(
+        self,
+        request: Request,
+        sink: EventSink | None = None,
+        *,
+        model: str | None = None,
+        context: ContextProvider | None = None,
+        use_retriever: bool = True,
+        say: Say | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> Result:
+        """Run the loop on ``request`` with ``model`` (default: the configured one).
+
+        ``context`` replaces the session's retriever (the panel passes the editor's cells);
+        ``use_retriever=False`` runs without retrieval. Raises :class:`SessionBusy` when another
+        task is running, :class:`ModelError`, :class:`SandboxError` or
+        :class:`~.loop.events.TaskError` with a message for the user.
+        """
+        from .loop.pipeline import Pipeline
+
+        if not self.run_lock.acquire(blocking=False):
+            raise SessionBusy("another smallcode task is running in this kernel; wait for it or stop it")
+        try:
+            llm = self.load(model, say)
+            settings = self.settings(model)
+            sandbox = None
+            if request.run and not request.cancel.is_set():
+                if say is not None:
+                    say("sandbox", "starting the sandbox kernel")
+                sandbox = self.sandbox_or_fallback(request, warn)
+            provider = context if context is not None else (self.retriever() if use_retriever else None)
+            if say is not None:
+                say("running", "running")
+            return Pipeline(llm, settings, sink=sink, sandbox=sandbox, context=provider).run(request)
+        finally:
+            self.run_lock.release()
+
+    def with_edge(self, on: bool) -> LoopSettings | None:
+        """Turn Edge Mode on or off; returns the configured model's new settings if it is resolved."""
+        self.config.edge = on
+        r = self.resolved()
+        return settings_for_model(r, on) if r is not None else None
+
+    def close(self) -> None:
+        """Free what the session holds: resolved models and the sandbox kernels."""
+        self._resolved.clear()
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+__all__ = ["ModelError", "ModelRow", "SandboxError", "Session", "SessionBusy", "SessionConfig", "model_name"]
