@@ -1,9 +1,10 @@
 """Dev-time validation of smallcode_jupyter.loop.checks on HumanEval prompts.
 
 For each task: extract_checks(prompt, entry_point), then run prompt + canonical
-solution + CHECK_PRELUDE + each check in a subprocess (per-check alarm).  A check
-that fails against the canonical solution is a parser bug or a wrong example in
-the prompt.  Only the *prompt* is parsed; HumanEval's hidden tests are not used.
+solution and each check with the loop's own harness (loop/harness.py, in a
+subprocess per task; 5 s per check).  A check that fails against the canonical
+solution is a parser bug or a wrong example in the prompt.  Only the *prompt* is
+parsed; HumanEval's hidden tests are not used.
 
     .venv/bin/python benchmarks/checks_coverage.py [-v] [--data HumanEval.jsonl.gz]
 """
@@ -21,33 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smallcode_jupyter.loop.checks import CHECK_PRELUDE, extract_checks
 
-_RUNNER = r"""
-import json, signal, sys
+ROOT = Path(__file__).resolve().parents[1]
+
+# One task's program and checks through the real harness, isolated from this process.
+_RUNNER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from smallcode_jupyter.loop.harness import run_here
 data = json.loads(sys.stdin.read())
-def _alarm(*a):
-    raise TimeoutError("check timed out")
-signal.signal(signal.SIGALRM, _alarm)
-ns = {"__name__": "__check__"}
-results = []
-try:
-    signal.alarm(10)
-    exec(data["program"], ns)
-    exec(data["prelude"], ns)
-    signal.alarm(0)
-except BaseException as e:
-    print(json.dumps({"setup_error": repr(e)}))
-    sys.exit(0)
-for code in data["checks"]:
-    g = dict(ns)
-    try:
-        signal.alarm(5)
-        exec(code, g)
-        signal.alarm(0)
-        results.append(None)
-    except BaseException as e:
-        signal.alarm(0)
-        results.append("%s: %s" % (type(e).__name__, str(e)[:300]))
-print(json.dumps({"results": results}))
+print(json.dumps(run_here(data["program"], data["prelude"], data["checks"], limit=5.0)))
 """
 
 
@@ -70,14 +53,23 @@ def load_problems(path: str | None) -> dict[str, dict]:
 
 
 def run_checks(program: str, codes: list[str]) -> dict:
+    """{"results": [None or "Error: message" per check]} or {"setup_error": ...}."""
     payload = json.dumps({"program": program, "prelude": CHECK_PRELUDE, "checks": codes})
     proc = subprocess.run(
-        [sys.executable, "-c", _RUNNER], input=payload, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _RUNNER, str(ROOT)],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        verdict = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         return {"setup_error": proc.stderr[-500:]}
+    if verdict["load"] is not None:
+        return {"setup_error": f"{verdict['load']['name']}: {verdict['load']['value']}"}
+    return {"results": [None if o is None else f"{o['name']}: {o['value'][:300]}" for o in verdict["checks"]]}
 
 
 def main() -> int:

@@ -9,6 +9,8 @@
 #   benchmarks/humaneval.sh 1.5b          vanilla and loop on all 164 tasks
 #   benchmarks/humaneval.sh 1.5b-sample   vanilla, loop and bestof on the 1-in-4 sample (41 tasks;
 #                                         bestof takes its budget from the full 1.5B loop run)
+#   benchmarks/humaneval.sh 0.5b-check    vanilla and loop on the sample: the pass counts that must
+#                                         not change when the code is refactored (issue 12)
 #   benchmarks/humaneval.sh report        the tables and plots of docs/benchmarks.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,13 @@ case "${1:-}" in
   bench -m $M --only $SAMPLE --mode loop --no-plan --label "0.5B loop, no plan" --out $R/q05-s-noplan.jsonl
   bench -m $M --only $SAMPLE --mode loop --preset edge --label "0.5B Edge Mode" --out $R/q05-s-edge.jsonl
   ;;
+0.5b-check)
+  M=qwen2.5-coder-0.5b
+  C=${CHECK_DIR:-$R/check}
+  mkdir -p "$C"
+  bench -m $M --only $SAMPLE --mode vanilla --label "0.5B vanilla" --out "$C/q05-s-vanilla.jsonl"
+  bench -m $M --only $SAMPLE --mode loop --label "0.5B loop" --out "$C/q05-s-loop.jsonl"
+  ;;
 1.5b)
   M=qwen2.5-coder-1.5b
   bench -m $M --mode vanilla --label "1.5B vanilla" --out $R/q15-vanilla.jsonl
@@ -52,6 +61,6 @@ report)
   "$SC" bench report $R/q15-vanilla.jsonl $R/q15-loop.jsonl --md $R/q15.md --png docs/images/humaneval-1.5b.png
   ;;
 *)
-  sed -n '2,13p' "$0"; exit 2
+  sed -n '2,14p' "$0"; exit 2
   ;;
 esac

@@ -74,14 +74,15 @@ def run(
     in_scope: bool = False,
 ) -> dict:
     """Both conditions on every task; returns the summary (and writes it to ``out``)."""
-    from smallcode_jupyter.models import llm
     from smallcode_jupyter.context.retriever import Retriever
     from smallcode_jupyter.loop.events import Request
     from smallcode_jupyter.loop.pipeline import Pipeline
-    from smallcode_jupyter.models import resolve
+    from smallcode_jupyter.loop.settings import settings_for_model
+    from smallcode_jupyter.models import llm, resolve
     from smallcode_jupyter.sandbox import Sandbox
 
     resolved = resolve(model_name)
+    settings = settings_for_model(resolved)
     model = llm.load(resolved, n_threads=threads)
     t0 = time.perf_counter()
     retriever = Retriever(PROJECT, say=lambda s: print(s, file=sys.stderr))
@@ -101,7 +102,7 @@ def run(
             row = {"task": name}
             for cond, provider in (("without", None), ("with", retriever)):
                 sandbox.run(setup)  # in this request's kernel (the pipeline swaps kernels after each)
-                pipe = Pipeline(model, resolved.settings, sandbox=sandbox, context=provider)
+                pipe = Pipeline(model, settings, sandbox=sandbox, context=provider)
                 req = Request(
                     task,
                     checks,
@@ -121,7 +122,7 @@ def run(
     n = len(rows)
     summary = {
         "model": resolved.name, "tasks": n, "candidates": candidates, "max_iters": max_iters, "max_tokens": max_tokens,
-        "threads": threads, "helpers_in_scope": in_scope, "context_budget": resolved.settings.context_budget,
+        "threads": threads, "helpers_in_scope": in_scope, "context_budget": settings.context_budget,
         "pass_without": sum(r["without"]["passed"] for r in rows), "pass_with": sum(r["with"]["passed"] for r in rows),
         "mean_seconds_without": round(sum(r["without"]["seconds"] for r in rows) / n, 1),
         "mean_seconds_with": round(sum(r["with"]["seconds"] for r in rows) / n, 1),

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from smallcode_jupyter.loop.checks import Check
 from smallcode_jupyter.loop.verify import Verifier
 from smallcode_jupyter.sandbox import Sandbox
-from smallcode_jupyter.sandbox.isolation import CGROUP_PARENT, CGROUP_V1, Limits, MiB
+from smallcode_jupyter.sandbox.cgroup import CGROUP_PARENT, CGROUP_V1
+from smallcode_jupyter.sandbox.isolation import Limits, MiB
 
 CHECKS = [Check("assert inc(1) == 2", "user", "inc(1)"), Check("assert inc(5) == 6", "user", "inc(5)")]
 GOOD = "def inc(x):\n    return x + 1\n"

@@ -6,12 +6,15 @@ on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loop.events import Result
 
 __version__ = "0.1.0"
 
 
-def last_result() -> Any:
+def last_result() -> Result | None:
     """The result of the last ``%%smallcode`` run in this kernel (None before the first)."""
     from .magics import last_result as _last
 
@@ -24,29 +27,31 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext smallcode``: register ``%%smallcode`` / ``%smallcode`` and, in a kernel, the
-    ``smallcode`` comm target of the JupyterLab side panel."""
-    from . import panel_comm
+    """``%load_ext smallcode``: create the kernel's session, register ``%%smallcode`` /
+    ``%smallcode`` on it and, in a kernel, the ``smallcode`` comm target of the JupyterLab side
+    panel; both front doors share that one session (model, warm sandbox, run lock)."""
+    from . import panel
     from .magics import SmallcodeMagics
+    from .session import Session
 
-    magics = SmallcodeMagics(ipython)
+    session = Session(shell=ipython)
+    magics = SmallcodeMagics(ipython, session=session)
     ipython.register_magics(magics)
     if _allow_empty_body not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(_allow_empty_body)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
-    panel_comm.register(ipython, magics)
+    panel.register(ipython, session)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext smallcode``: remove the magics and the panel's comm target, free the model and
-    sandbox."""
-    from . import panel_comm
-    from .models import llm
+    """``%unload_ext smallcode``: remove the panel's comm target and the magics, close the
+    session (its sandbox kernels) and free the model."""
+    from . import panel
     from .magics import SmallcodeMagics
+    from .models import llm
 
-    panel_comm.unregister(ipython)
-
+    panel.unregister(ipython)  # stops a running panel task first
     if _allow_empty_body in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(_allow_empty_body)
     registry = ipython.magics_manager.registry

@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 import sys
 import time
-from typing import Any
+from functools import singledispatch
+from typing import Any, TextIO
 
+from .loop import events as ev
 from .loop.events import Event, Result
 
 RESULT_MIME = "application/vnd.smallcode.result+json"
@@ -31,7 +33,11 @@ class View:
     """Consumes pipeline events and shows them."""
 
     def __init__(
-        self, verbose: bool = False, live: bool | None = None, interval: float = 0.25, out: Any = None
+        self,
+        verbose: bool = False,
+        live: bool | None = None,
+        interval: float = 0.25,
+        out: TextIO | None = None,
     ) -> None:
         self.verbose = verbose
         self.out = out  # text stream for the non-live view (default: sys.stdout at the time)
@@ -39,29 +45,34 @@ class View:
         self.interval = interval
         self.lines: list[str] = []
         self.stream = ""
-        self._handle: Any = None
+        self._handle: Any = None  # IPython's DisplayHandle, once shown
         self._last = 0.0
 
     # -- events -------------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
-        d = event.data
-        if event.kind == "token":
-            self.stream += d["text"]
+        if isinstance(event, ev.Token):
+            self.stream += event.text
             if not self.live:
-                self._write(d["text"])
+                self._write(event.text)
             self._refresh()
             return
-        line = self.describe(event)
+        line = describe(event)
         if line:
             if not self.live and self.stream:
                 self._write("\n")
-            self.stream = "" if event.kind in ("generate", "repair") else self.stream
+            self.stream = "" if isinstance(event, ev.Generate | ev.Repair) else self.stream
             self.lines.append(line)
             if not self.live:
                 self._write(line + "\n")
             self._refresh(force=True)
-        if self.verbose and event.kind in ("prompt", "run"):
-            detail = d.get("text") if event.kind == "prompt" else d.get("traceback")
+        if self.verbose:
+            detail = (
+                event.text
+                if isinstance(event, ev.Prompt)
+                else event.traceback
+                if isinstance(event, ev.Run)
+                else ""
+            )
             if detail:
                 self._write(f"--- {event.kind} ---\n{detail}\n")
 
@@ -69,37 +80,6 @@ class View:
         out = self.out or sys.stdout
         out.write(text)
         out.flush()
-
-    @staticmethod
-    def describe(event: Event) -> str:
-        """One short line per stage event (tokens are not lines)."""
-        d, k = event.data, event.kind
-        if k == "start":
-            return f"▶ {d['model']}: {d['task'][:80]}"
-        if k == "plan":
-            return f"• plan: {len(d['subtasks'])} parts: " + ", ".join(s["name"] for s in d["subtasks"])
-        if k == "context":
-            return f"• context: {len(d.get('sources', []))} snippets " + ", ".join(d.get("sources", [])[:4])
-        if k == "checks":
-            return f"• checks: {d['count']} ({d['sources']})" if d["count"] else "• checks: none found"
-        if k == "generate":
-            what = d.get("part", "")
-            return f"• candidate {d['candidate'] + 1} ({d['origin']}){' for ' + what if what else ''}"
-        if k == "run":
-            mark = "✓" if d["ok"] else "✗"
-            kind = "model-written checks" if d.get("weak") else "checks"
-            return f"  {mark} {d['passed']}/{d['total']} {kind}" + (
-                f" — {d['failure']}" if d.get("failure") else ""
-            )
-        if k == "repair":
-            return f"• repair {d['iteration']} ({d['origin']})"
-        if k == "done":
-            return f"■ {d['summary']}"
-        if k == "prompt":
-            return ""
-        if k == "error":
-            return f"✗ {d['message']}"
-        return ""
 
     # -- rendering ------------------------------------------------------------------------------
     def _html(self) -> str:
@@ -132,11 +112,15 @@ class View:
         if not self.live and self.lines:
             print()
         data = {
-            "task": result.task, "code": result.code, "summary": result.summary(),
-            "passed": result.passed, "seconds": round(result.seconds, 2),
-            "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
-        }  # fmt: skip
-        verdict = failure_note(result)
+            "task": result.task,
+            "code": result.code,
+            "summary": result.summary(),
+            "passed": result.passed,
+            "seconds": round(result.seconds, 2),
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+        }
+        verdict = verdict_note(result)
         if self.live:
             display(Markdown(f"```python\n{result.code}\n```"))
             if verdict:
@@ -149,11 +133,67 @@ class View:
                 print(verdict)
 
 
-def failure_note(result: Result) -> str:
-    """Say plainly when nothing passed: the code shown is only the best attempt."""
+@singledispatch
+def describe(event: Event) -> str:
+    """One short line per stage event; kinds without a line (prompt, token) give ''."""
+    return ""
+
+
+@describe.register
+def _start(e: ev.Start) -> str:
+    return f"▶ {e.model}: {e.task[:80]}"
+
+
+@describe.register
+def _plan(e: ev.Plan) -> str:
+    return f"• plan: {len(e.subtasks)} parts: " + ", ".join(s.name for s in e.subtasks)
+
+
+@describe.register
+def _context(e: ev.Context) -> str:
+    return f"• context: {len(e.sources)} snippets " + ", ".join(e.sources[:4])
+
+
+@describe.register
+def _checks(e: ev.Checks) -> str:
+    return f"• checks: {e.count} ({e.sources})" if e.count else "• checks: none found"
+
+
+@describe.register
+def _generate(e: ev.Generate) -> str:
+    return f"• candidate {e.candidate + 1} ({e.origin}){' for ' + e.part if e.part else ''}"
+
+
+@describe.register
+def _run(e: ev.Run) -> str:
+    mark = "✓" if e.ok else "✗"
+    kind = "model-written checks" if e.weak else "checks"
+    return f"  {mark} {e.passed}/{e.total} {kind}" + (f" — {e.failure}" if e.failure else "")
+
+
+@describe.register
+def _repair(e: ev.Repair) -> str:
+    return f"• repair {e.iteration} ({e.origin})"
+
+
+@describe.register
+def _done(e: ev.Done) -> str:
+    return f"■ {e.summary}"
+
+
+def verdict_note(result: Result) -> str:
+    """Say plainly what the code is worth when it is not a pass: the best failing attempt, or
+    code that nothing stronger than the model's own tests has checked."""
+    if result.passed is None and result.evidence:
+        return (
+            f"Unverified ({result.evidence}): no tests or examples were given, so nothing shows "
+            "this code is right. Add asserts or examples to check it."
+        )
     if result.passed is not False:
         return ""
     if result.tests_total:
-        return (f"No candidate passed every test: this is the best one ({result.tests_passed}/"
-                f"{result.tests_total}); it fails {result.failure}")  # fmt: skip
+        return (
+            f"No candidate passed every test: this is the best one ({result.tests_passed}/"
+            f"{result.tests_total}); it fails {result.failure}"
+        )
     return f"The code does not run: {result.failure}"

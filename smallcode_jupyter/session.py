@@ -63,6 +63,7 @@ class SessionConfig:
     timeout: float = 10.0  # seconds per sandbox execution
     project_dir: str = ""  # '' : the notebook's folder, or the cwd if indexed
     allow_unisolated: bool = False
+    bind_project: bool = True  # False: the sandbox sees no project folder (the benchmark's tasks)
     generate_only_fallback: bool = False
     context_provider: str = ""  # 'module:factory' for a custom ContextProvider
     corpora: tuple[str, ...] = field(default_factory=tuple)
@@ -105,6 +106,9 @@ class Session:
         self._sandbox_key: tuple[str, float, bool] | None = None
         self._retriever: ContextProvider | None = None
         self._retriever_key: tuple[Any, ...] | None = None
+        # Called with the new spec when set_model switches the model (the magics keep their
+        # `model` trait in step when the side panel's picker switches it).
+        self.model_watchers: list[Callable[[str], None]] = []
 
     # -- models ---------------------------------------------------------------------------------
     def resolve(self, spec: str | None = None, progress: Progress | None = None) -> ResolvedModel:
@@ -156,6 +160,8 @@ class Session:
         cannot be resolved."""
         resolved = self.resolve(spec)
         self.config.model = spec
+        for watch in self.model_watchers:
+            watch(spec)
         return resolved
 
     def models(self) -> list[ModelRow]:
@@ -187,7 +193,8 @@ class Session:
             self._sandbox.close()
             self._sandbox = None
         if self._sandbox is None:
-            self._sandbox = Sandbox(timeout=self.config.timeout, project=key[0],
+            project = key[0] if self.config.bind_project else None
+            self._sandbox = Sandbox(timeout=self.config.timeout, project=project,
                                     allow_unisolated=self.config.allow_unisolated or None).start()  # fmt: skip
             self._sandbox_key = key
         return self._sandbox
@@ -253,6 +260,15 @@ class Session:
         retriever = self.retriever()
         hits = getattr(retriever, "hits", None)
         return list(hits(query, k)) if hits is not None else []
+
+    def search(self, query: str, path: Path, k: int = 5, embedder: str = "minilm") -> list[Any]:
+        """What retrieval finds for ``query`` in the folder ``path`` alone, indexing it first if
+        needed, whatever its size (``smallcode search``); the session's own retriever is untouched."""
+        from .context.embedder import get_embedder
+        from .context.retriever import Retriever
+
+        retriever = Retriever(path, embedder=get_embedder(embedder), auto_index_limit=10**9)
+        return list(retriever.hits(query, k))
 
     def corpora(self) -> list[tuple[Path, bool]]:
         """The registered corpora and whether each is indexed."""

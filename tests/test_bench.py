@@ -10,7 +10,9 @@ import pytest
 
 from smallcode_jupyter.bench.report import compare, failure_kinds, markdown, merge
 from smallcode_jupyter.bench.runner import Recorder, Task, read_tasks, run_tasks, summarize
-from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.loop.events import Request
+from smallcode_jupyter.loop.pipeline import Pipeline
+from smallcode_jupyter.loop.settings import LoopSettings
 from smallcode_jupyter.sandbox import Sandbox
 
 from .conftest import FakeLLM
@@ -47,7 +49,9 @@ class RecordingLLM(FakeLLM):
 
     def chat(self, messages, **kw):
         self.n += 1
-        self.replies = ["def inc(x):\n    return x + 2\n```" if self.n % 2 else "def inc(x):\n    return x + 1\n```"]
+        self.replies = [
+            "def inc(x):\n    return x + 2\n```" if self.n % 2 else "def inc(x):\n    return x + 1\n```"
+        ]
         return super().chat(messages, **kw)
 
 
@@ -57,8 +61,19 @@ def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
     out = tmp_path / "r.jsonl"
     with Sandbox(timeout=10) as real:
         sb = SpySandbox(real)
-        records = list(run_tasks(_tasks(), llm, LoopSettings(candidates=2, max_iters=1), mode, sb,
-                                 out=out, budget=200, sink=rec, progress=False))  # fmt: skip
+        records = list(
+            run_tasks(
+                _tasks(),
+                llm,
+                LoopSettings(candidates=2, max_iters=1),
+                mode,
+                sb,
+                out=out,
+                budget=200,
+                sink=rec,
+                progress=False,
+            )
+        )
     seen = json.dumps([c["messages"] for c in llm.calls]) + json.dumps([e.data for e in rec.events])
     seen += capsys.readouterr().out + capsys.readouterr().err
     assert CANARY not in seen
@@ -72,14 +87,34 @@ def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
         assert all(r["llm_calls"] == 1 for r in records)
     else:
         assert all(r["passed"] for r in records)  # the docstring example led to the right answer
-    keys = {"task_id", "passed", "visible_passed", "visible_total", "llm_calls", "candidates",
-            "repair_iterations", "prompt_tokens", "completion_tokens", "seconds", "code"}  # fmt: skip
+    keys = {
+        "task_id",
+        "passed",
+        "visible_passed",
+        "visible_total",
+        "llm_calls",
+        "candidates",
+        "repair_iterations",
+        "prompt_tokens",
+        "completion_tokens",
+        "seconds",
+        "code",
+    }
     assert keys <= set(records[0])
 
 
 def test_summary_and_report(tmp_path):
-    van = [{"task_id": f"T/{i}", "passed": i < 2, "seconds": 1.0, "prompt_tokens": 10, "completion_tokens": 5,
-            "llm_calls": 1} for i in range(4)]  # fmt: skip
+    van = [
+        {
+            "task_id": f"T/{i}",
+            "passed": i < 2,
+            "seconds": 1.0,
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "llm_calls": 1,
+        }
+        for i in range(4)
+    ]
     loop = [{**r, "passed": r["task_id"] != "T/0", "seconds": 2.0} for r in van]
     for name, recs, mode in (("v", van, "vanilla"), ("l", loop, "loop")):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -92,11 +127,22 @@ def test_summary_and_report(tmp_path):
 
 
 def test_merge_joins_parts_in_task_order(tmp_path):
-    recs = [{"task_id": f"T/{i}", "passed": True, "seconds": 1.0, "prompt_tokens": 1, "completion_tokens": 1,
-             "llm_calls": 1} for i in range(12)]  # fmt: skip
+    recs = [
+        {
+            "task_id": f"T/{i}",
+            "passed": True,
+            "seconds": 1.0,
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+            "llm_calls": 1,
+        }
+        for i in range(12)
+    ]
     for name, part, rss in (("a", recs[10:], 700.0), ("b", recs[:10], 750.0)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
-        (tmp_path / f"{name}.summary.json").write_text(json.dumps({"mode": "loop", "label": "x", "peak_rss_mb": rss}))
+        (tmp_path / f"{name}.summary.json").write_text(
+            json.dumps({"mode": "loop", "label": "x", "peak_rss_mb": rss})
+        )
     summary = merge([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], tmp_path / "all.jsonl")
     ids = [json.loads(line)["task_id"] for line in (tmp_path / "all.jsonl").read_text().splitlines()]
     assert ids == [f"T/{i}" for i in range(12)]
@@ -104,16 +150,20 @@ def test_merge_joins_parts_in_task_order(tmp_path):
 
 
 def test_failure_kinds():
-    recs = [{"passed": False, "visible_total": 0, "visible_passed": 0},
-            {"passed": False, "visible_total": 3, "visible_passed": 1},
-            {"passed": False, "visible_total": 2, "visible_passed": 2},
-            {"passed": True, "visible_total": 2, "visible_passed": 2}]  # fmt: skip
+    recs = [
+        {"passed": False, "visible_total": 0, "visible_passed": 0},
+        {"passed": False, "visible_total": 3, "visible_passed": 1},
+        {"passed": False, "visible_total": 2, "visible_passed": 2},
+        {"passed": True, "visible_total": 2, "visible_passed": 2},
+    ]
     assert failure_kinds(recs) == {"no checks": 1, "visible fail": 1, "hidden only": 1}
 
 
 def test_read_tasks_ignores_other_fields(tmp_path):
     p = tmp_path / "d.jsonl"
-    p.write_text(json.dumps({"task_id": "a", "prompt": "p", "entry_point": "f", "test": "t", "extra": 1}) + "\n")
+    p.write_text(
+        json.dumps({"task_id": "a", "prompt": "p", "entry_point": "f", "test": "t", "extra": 1}) + "\n"
+    )
     assert read_tasks(p)[0].entry_point == "f"
 
 
@@ -121,8 +171,23 @@ def test_read_tasks_ignores_other_fields(tmp_path):
 @pytest.mark.parametrize("mode", ["vanilla", "loop", "bestof"])
 def test_smoke_every_mode_on_smollm2(tmp_path, mode):
     out = tmp_path / f"{mode}.jsonl"
-    args = [sys.executable, "-m", "smallcode_jupyter.cli", "bench", "humaneval", "--model", "smollm2-135m",
-            "--mode", mode, "--limit", "3", "--out", str(out), "--max-tokens", "128"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "smallcode_jupyter.cli",
+        "bench",
+        "humaneval",
+        "--model",
+        "smollm2-135m",
+        "--mode",
+        mode,
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+        "--max-tokens",
+        "128",
+    ]
     if mode == "bestof":
         args += ["--budget", "600"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -137,12 +202,79 @@ def test_smoke_every_mode_on_smollm2(tmp_path, mode):
 
 
 def test_report_counts_each_model_against_its_own_vanilla(tmp_path):
-    runs = {"v05": ("vanilla", "a", [False, False]), "v15": ("vanilla", "b", [True, False]),
-            "l15": ("loop", "b", [True, True])}  # fmt: skip
+    runs = {
+        "v05": ("vanilla", "a", [False, False]),
+        "v15": ("vanilla", "b", [True, False]),
+        "l15": ("loop", "b", [True, True]),
+    }
     for name, (mode, model, passed) in runs.items():
-        recs = [{"task_id": f"T/{i}", "passed": p, "seconds": 1.0, "prompt_tokens": 1, "completion_tokens": 1,
-                 "llm_calls": 1} for i, p in enumerate(passed)]  # fmt: skip
+        recs = [
+            {
+                "task_id": f"T/{i}",
+                "passed": p,
+                "seconds": 1.0,
+                "prompt_tokens": 1,
+                "completion_tokens": 1,
+                "llm_calls": 1,
+            }
+            for i, p in enumerate(passed)
+        ]
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-        (tmp_path / f"{name}.summary.json").write_text(json.dumps({"mode": mode, "model": model, "label": name}))
+        (tmp_path / f"{name}.summary.json").write_text(
+            json.dumps({"mode": mode, "model": model, "label": name})
+        )
     rows = compare([tmp_path / f"{n}.jsonl" for n in runs])
     assert rows[2]["fail→pass"] == 1  # against v15, not against the first vanilla run (v05)
+
+
+class TenTokenLLM(FakeLLM):
+    """Every prompt and every reply costs 10 tokens, so budgets count calls."""
+
+    def count_tokens(self, text: str) -> int:
+        return 10
+
+
+WRONG, RIGHT = "def inc(x):\n    return x + 2\n```", "def inc(x):\n    return x + 1\n```"
+TWO_EXAMPLES = 'def inc(x):\n    """Add one.\n    >>> inc(1)\n    2\n    >>> inc(5)\n    6\n    """\n'
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(timeout=10) as sb:
+        yield sb
+
+
+def bestof(replies, sandbox, budget):
+    llm, events = TenTokenLLM(replies), []
+    pipeline = Pipeline(llm, LoopSettings(candidates=2, max_iters=3), sink=events.append, sandbox=sandbox)
+    return pipeline.run(Request(TWO_EXAMPLES, entry_point="inc", budget=budget)), llm, events
+
+
+def test_bestof_samples_until_a_candidate_passes(sandbox):
+    result, llm, events = bestof([WRONG, WRONG, RIGHT, WRONG], sandbox, budget=1000)
+    assert result.passed and result.candidates == 3 and result.iterations == 0
+    assert [c["seed"] for c in llm.calls] == [1000, 1001, 1002]
+    assert [c["temperature"] for c in llm.calls] == [0.0, 0.8, 0.8]  # greedy, then samples
+    assert [e.data["origin"] for e in events if e.kind == "generate"] == ["greedy", "sample", "sample"]
+    # every sample runs, even one identical to an earlier one (no verdict cache, as benchmarked)
+    assert [e.ok for e in events if e.kind == "run"] == [False, False, True]
+
+
+def test_bestof_stops_at_the_budget_and_keeps_the_best(sandbox):
+    half = "def inc(x):\n    return 2 if x == 1 else 0\n```"
+    result, llm, _ = bestof([WRONG, half, WRONG, RIGHT], sandbox, budget=50)  # 20 tokens a call
+    assert len(llm.calls) == 3 and result.candidates == 3
+    assert "2 if x == 1" in result.code and not result.passed  # passes the first example, not the second
+    assert (result.tests_passed, result.tests_total) == (1, 2)
+    assert all("assert statements" not in c["messages"][-1]["content"] for c in llm.calls)
+
+
+def test_bestof_without_a_sandbox_is_the_greedy_answer():
+    llm = TenTokenLLM([WRONG])
+    result = Pipeline(llm, LoopSettings()).run(Request(PROMPT, entry_point="inc", budget=1000))
+    assert result.passed is None and len(llm.calls) == 1 and "x + 2" in result.code
+
+
+def test_bestof_needs_a_budget():
+    with pytest.raises(ValueError, match="budget"):
+        next(run_tasks(_tasks(), FakeLLM(), LoopSettings(), "bestof", None, budget=0, progress=False))

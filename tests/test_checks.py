@@ -6,26 +6,21 @@ import pytest
 
 from smallcode_jupyter.loop.checks import (
     CHECK_PRELUDE,
+    HELPER_NAMES,
     Check,
     checks_from_model_output,
+    dedupe,
     extract_checks,
     user_checks,
 )
+from smallcode_jupyter.loop.harness import run_here
 
 
 def run(impl: str, checks: list[Check]) -> list[str | None]:
-    """Run checks the way the harness does: candidate, prelude, then each check in a copy."""
-    ns: dict = {"__name__": "__main__"}
-    exec(impl, ns)
-    exec(CHECK_PRELUDE, ns)
-    out: list[str | None] = []
-    for c in checks:
-        try:
-            exec(compile(c.code, "<check>", "exec"), dict(ns))
-            out.append(None)
-        except Exception as e:
-            out.append(f"{type(e).__name__}: {e}")
-    return out
+    """Run checks with the real harness (in this process): None per passing check, else the error."""
+    verdict = run_here(impl, CHECK_PRELUDE, [c.code for c in checks])
+    assert verdict["load"] is None, verdict["load"]
+    return [None if o is None else f"{o['name']}: {o['value']}" for o in verdict["checks"]]
 
 
 def labels(checks: list[Check]) -> list[str]:
@@ -39,10 +34,25 @@ def all_pass(impl: str, checks: list[Check]) -> bool:
 # --------------------------------------------------------------------------- prelude
 
 
-def test_prelude_eq_semantics() -> None:
+def prelude_namespace() -> dict:
     ns: dict = {}
     exec(CHECK_PRELUDE, ns)
-    eq = ns["_sc_eq"]
+    return ns
+
+
+def test_prelude_binds_only_its_helpers() -> None:
+    """Executed in the candidate's namespace, the prelude must not touch the candidate's names."""
+    ns = prelude_namespace()
+    assert {k for k in ns if k != "__builtins__"} == {"_sc_math", *HELPER_NAMES} - {"_sc_got"}
+    assert "annotations" not in ns and "__doc__" not in ns
+    # its annotations are not evaluated against the candidate's globals
+    ns = {"dict": {}}  # a candidate's variable named like a builtin
+    exec(CHECK_PRELUDE, ns)
+    assert ns["_sc_eq"](1.0, 1)
+
+
+def test_prelude_eq_semantics() -> None:
+    eq = prelude_namespace()["_sc_eq"]
     assert eq(0.1 + 0.2, 0.3)
     assert eq([1.0, (2.0000000001, "a")], [1, (2.0, "a")])
     assert eq({"a": [0.30000000000000004]}, {"a": [0.3]})
@@ -51,6 +61,28 @@ def test_prelude_eq_semantics() -> None:
     assert not eq(1.0, 1.1)
     assert not eq("1", 1)
     assert eq(None, None)
+
+
+def test_prelude_output_and_raises_helpers() -> None:
+    ns = prelude_namespace()
+    g = {"f": lambda: print("a  b") or 3}
+    assert ns["_sc_out"]("x = 1\nf()", g) == "a  b\n3\n"
+    assert ns["_sc_same"]("a  b\n", "a b")
+    assert ns["_sc_raises"]("1 / 0", {}, "ArithmeticError")
+    assert not ns["_sc_raises"]("1", {}, "Exception")
+    assert ns["_sc_r"]("x" * 400).endswith("...")
+
+
+def test_harness_reports_load_errors_timeouts_and_output() -> None:
+    verdict = run_here("def f(:\n", CHECK_PRELUDE, ["assert f() == 1"])
+    assert verdict["load"] is not None and verdict["load"]["name"] == "SyntaxError"
+    assert verdict["checks"] == []
+    loop = "def f():\n    while True:\n        pass\nprint('x' * 5000)"
+    verdict = run_here(loop, CHECK_PRELUDE, ["f()", "assert 1"], limit=0.2)
+    assert verdict["load"] is None
+    first, second = verdict["checks"]
+    assert first is not None and first["name"] == "TimeoutError" and second is None
+    assert len(verdict["output"]) == 2000  # capped
 
 
 # --------------------------------------------------------------------------- doctests
@@ -367,6 +399,8 @@ def sq(x):
     assert labels(checks) == ["sq(2) == 4", "sq(3) == 9"]
     assert extract_checks("") == []
     assert extract_checks("just prose, nothing to check.", "f") == []
+    a, b = Check("assert f() == 1", "user", "a"), Check("assert f() == 1\n", "docstring", "b")
+    assert dedupe([a, b, Check("assert f() == 2", "user", "c")]) == [a, Check("assert f() == 2", "user", "c")]
 
 
 def test_assert_lines_in_task_text() -> None:

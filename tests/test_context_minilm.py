@@ -3,6 +3,9 @@ the right function among many. Small inputs: about 30 chunks, a few queries."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -83,3 +86,19 @@ def test_minilm_finds_the_right_function_for_a_paraphrase(tmp_path):
         top3 += want in got
     assert top3 == len(QUERIES), "a paraphrased query missed its function in the top 3"
     assert top1 >= len(QUERIES) - 1
+
+
+def test_loading_the_bundled_model_leaves_the_hub_online():
+    """After MiniLM loads from its package, a Hugging Face download in the same process must still
+    be allowed: HF_HUB_OFFLINE is unset again and huggingface_hub did not read it at import.
+    A fresh process, so no earlier test has imported huggingface_hub first."""
+    probe = (
+        "import os\n"
+        "from smallcode_jupyter.context.embedder import MiniLMEmbedder\n"
+        "MiniLMEmbedder().embed(['x'])\n"
+        "import huggingface_hub.constants as c\n"
+        "print(os.environ.get('HF_HUB_OFFLINE'), c.HF_HUB_OFFLINE)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "False"]

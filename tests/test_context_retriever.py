@@ -9,12 +9,12 @@ import pytest
 
 from smallcode_jupyter.context import embedder as embedder_mod
 from smallcode_jupyter.context.embedder import HashEmbedder
-from smallcode_jupyter.context.retriever import Retriever, import_path, mmr, named_symbols
 from smallcode_jupyter.context.pack import pack, render
+from smallcode_jupyter.context.retriever import Retriever, import_path, mmr, named_symbols
 from smallcode_jupyter.context.types import ContextProvider
 from smallcode_jupyter.loop.events import Request
 from smallcode_jupyter.loop.pipeline import Pipeline
-from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.loop.settings import LoopSettings
 
 from .conftest import FakeLLM, run
 
@@ -184,8 +184,8 @@ def test_cell_magic_shows_provenance(shell, hashed, tmp_path, monkeypatch, smoll
     proj = _project(tmp_path / "p")
     m = shell.magics_manager.registry["SmallcodeMagics"]
     fake = FakeLLM(["def label(c):\n    return c\n```"])
-    monkeypatch.setattr(m, "llm", lambda: fake)
-    monkeypatch.setattr(m, "resolved_model", lambda: smollm2)
+    monkeypatch.setattr(m.session, "load", lambda spec=None, say=None: fake)
+    monkeypatch.setattr(m.session, "resolve", lambda spec=None, progress=None: smollm2)
     m.project_dir = str(proj)
     run(shell, "--no-run --no-insert write label(c) with our `format_price` helper")
     assert "shop/money.py:1-3" in capsys.readouterr().out
@@ -242,8 +242,8 @@ class _MyProvider:
 def test_custom_provider_is_pluggable(shell, monkeypatch, smollm2, capsys):
     m = shell.magics_manager.registry["SmallcodeMagics"]
     fake = FakeLLM(["x = 1\n```"])
-    monkeypatch.setattr(m, "llm", lambda: fake)
-    monkeypatch.setattr(m, "resolved_model", lambda: smollm2)
+    monkeypatch.setattr(m.session, "load", lambda spec=None, say=None: fake)
+    monkeypatch.setattr(m.session, "resolve", lambda spec=None, progress=None: smollm2)
     shell.run_line_magic(
         "config", "SmallcodeMagics.context_provider = 'tests.test_context_retriever:_MyProvider'"
     )

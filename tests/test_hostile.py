@@ -1,9 +1,11 @@
 """The sandbox against hostile generated code (issue 6; results table in docs/security.md).
 
-Every case is bounded in time and size and touches loopback only. Secrets, the home directory,
-the project and a "user kernel" are fakes this module creates. Most cases run twice: under
-bubblewrap (``bwrap``) and under the fallback without namespaces (``fallback``: rlimits,
-Landlock, seccomp, cgroups), each skipped with its reason where the machine lacks the layer.
+Every case is bounded in size, has a generous hang guard, and touches loopback only. Secrets,
+the home directory, the project and a "user kernel" are fakes this module creates. Most cases
+run twice: under bubblewrap (``bwrap``) and under the fallback without namespaces (``fallback``:
+rlimits, Landlock, seccomp, cgroups), each skipped with its reason where the machine lacks the
+layer. Run as root, the whole suite runs once more as an ordinary user (``tests/hostile_user.py``
+creates one). How fast the sandbox is lives in benchmarks/sandbox_startup.py, not here.
 
     .venv/bin/python -m pytest tests/test_hostile.py -m hostile -q
 """
@@ -23,14 +25,17 @@ import textwrap
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
-from smallcode_jupyter.sandbox import Sandbox, SandboxError
+from smallcode_jupyter.sandbox import Sandbox, SandboxError, cgroup
 from smallcode_jupyter.sandbox.isolation import Limits, MiB, detect, landlock_abi
 from smallcode_jupyter.sandbox.kernel import SandboxKernelManager
+
+from . import hostile_user
 
 pytestmark = pytest.mark.hostile
 
@@ -49,6 +54,7 @@ MODES = {
     "fallback": ["cgroup", "rlimits", "landlock", "seccomp"],
 }
 AGENT_GROWTH = 100 * MiB
+PATIENCE = 60.0  # s: a hang guard for "eventually" (processes dying), never a speed bound
 
 
 def rss() -> int:
@@ -62,6 +68,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def eventually(condition: Callable[[], bool], timeout: float = PATIENCE) -> bool:
+    """Poll ``condition`` until it holds or the hang guard runs out; its last value."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 def tree_hash(root: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
@@ -70,6 +84,14 @@ def tree_hash(root: Path) -> str:
         if p.is_file():
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def expect_no_kill_switch(request: pytest.FixtureRequest, mode: str) -> None:
+    """Without bwrap (no pid namespace) and without a cgroup, nothing can find a daemonised
+    process again: a known gap (docs/security.md, Fallback), marked as an expected failure."""
+    if mode == "fallback" and not detect()["cgroup"].available:
+        why = f"fallback without a cgroup ({detect()['cgroup'].detail}): a daemon can outlive its kernel"
+        request.applymarker(pytest.mark.xfail(reason=why, strict=True))
 
 
 def mode_skip(mode: str) -> str | None:
@@ -141,10 +163,9 @@ def run_ok(sb: Sandbox, code: str, **kw) -> str:
 # -- time ----------------------------------------------------------------------------------------
 
 
-def test_infinite_loop_is_interrupted_within_timeout_plus_1s(box):
+def test_infinite_loop_is_interrupted(box):
     r = box.run("while True: pass", timeout=2)
     assert r.timed_out and not r.restarted
-    assert r.seconds < 3
     assert_works(box)
 
 
@@ -152,7 +173,6 @@ def test_loop_ignoring_sigint_gets_a_new_kernel(box):
     box.run("marker = 1")
     r = box.run("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass", timeout=1)
     assert r.timed_out and r.restarted
-    assert r.seconds < 1 + box.interrupt_grace + 1.5
     assert_works(box)
     assert box.run("marker").error_name == "NameError"
 
@@ -164,10 +184,8 @@ def test_memory_bomb_and_stepwise_allocation(box):
     before = rss()
     r = box.run("b = bytearray(64 * 2**30)")
     assert r.error_name == "MemoryError", r
-    start = time.monotonic()
     r = box.run("chunks = []\nwhile True:\n    chunks.append(bytearray(32 * 2**20))", timeout=30)
     assert r.error_name == "MemoryError" or r.died, r  # RLIMIT_AS or the cgroup's OOM kill
-    assert time.monotonic() - start < 15
     box.reset()
     assert_works(box)
     assert rss() - before < AGENT_GROWTH
@@ -189,7 +207,11 @@ def test_fork_loop_is_stopped_by_the_pids_limit(box):
             print("stopped", n, e.errno)
         """, timeout=30)  # fmt: skip
     word, n, err = out.split()
-    assert word == "stopped" and int(n) < LIMITS.processes and int(err) == 11  # EAGAIN
+    assert word == "stopped" and int(err) == 11  # EAGAIN
+    if "cgroup" in box.layers:
+        assert int(n) < LIMITS.processes  # pids.max
+    else:  # an ordinary user without cgroups: RLIMIT_NPROC, which counts all the user's tasks
+        assert int(n) < LIMITS.rlimits()["RLIMIT_NPROC"][0]
     box.reset()  # the old kernel's cgroup (children included) is killed
     assert_works(box)
 
@@ -510,7 +532,7 @@ def test_kill_everything_inside_an_outer_pid_namespace(mode):
     assert out["after"] == "42\n", out
 
 
-def test_exit_and_crash_are_reported_quickly_and_recovered(box):
+def test_exit_and_crash_are_reported_and_recovered(box):
     r = box.run("import sys\nsys.exit(3)")
     assert r.error_name == "SystemExit" and not r.died
     for code, how in (
@@ -518,18 +540,15 @@ def test_exit_and_crash_are_reported_quickly_and_recovered(box):
         ("import ctypes\nctypes.string_at(0)", "SIGSEGV"),
     ):
         r = box.run(code)
-        assert r.died and r.restarted, r
-        assert r.seconds < 2
+        assert r.died and r.restarted and not r.timed_out, r
         assert how in r.error_value or "signal" in r.error_value, r
         assert_works(box)
 
 
-def test_stdin_returns_or_raises_within_1s(box):
+def test_stdin_returns_or_raises_instead_of_waiting(box):
     for code in ("input('name? ')", "import sys\nsys.stdin.read()", "import sys\nsys.stdin.readline()"):
-        start = time.monotonic()
-        r = box.run(code, timeout=5)
-        assert time.monotonic() - start < 1, (code, r)
-        assert not r.timed_out
+        r = box.run(code, timeout=30)
+        assert not r.timed_out, (code, r)
 
 
 def test_parent_state_is_unchanged(box):
@@ -551,14 +570,12 @@ def test_parent_state_is_unchanged(box):
 
 def test_1gb_print_is_capped_on_both_sides(box):
     before = rss()
-    start = time.monotonic()
-    r = box.run("s = 'x' * 2**20\nfor _ in range(1024):\n    print(s)", timeout=60)
+    r = box.run("s = 'x' * 2**20\nfor _ in range(1024):\n    print(s)", timeout=120)
     assert r.ok, r.error_value
     assert r.truncated
     head, marker = r.stdout.split("\n[... output truncated: ")
     assert len(head.encode()) <= 1_000_000
     assert int(marker.split()[0]) == 1024 * (2**20 + 1) - 1_000_000
-    assert time.monotonic() - start < 20
     assert rss() - before < AGENT_GROWTH
 
 
@@ -566,10 +583,11 @@ def test_1gb_print_is_capped_on_both_sides(box):
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_no_background_process_survives_shutdown(mode, world):
+def test_no_background_process_survives_shutdown(mode, world, request):
     why = mode_skip(mode)
     if why:
         pytest.skip(why)
+    expect_no_kill_switch(request, mode)
     sb = Sandbox(timeout=10, layers=MODES[mode], limits=LIMITS, warm_spare=False)
     tag = "smallcode-bg-" + uuid.uuid4().hex[:8]
     try:
@@ -592,15 +610,10 @@ def test_no_background_process_survives_shutdown(mode, world):
                     out.append(p.pid)
             return out
 
-        deadline = time.monotonic() + 5
-        while len(tagged()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(tagged()) == 2
+        assert eventually(lambda: len(tagged()) == 2)
     finally:
         sb.close()
-    deadline = time.monotonic() + 3
-    while tagged() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not tagged())
     survivors = tagged()
     for pid in survivors:
         psutil.Process(pid).kill()
@@ -619,11 +632,12 @@ time.sleep(60)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_killed_agent_takes_its_kernels_with_it(mode):
+def test_killed_agent_takes_its_kernels_with_it(mode, request):
     """SIGKILL to the agent (no atexit, no finally): kernels, spares and their children go."""
     why = mode_skip(mode)
     if why:
         pytest.skip(why)
+    expect_no_kill_switch(request, mode)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     agent = subprocess.Popen(
         [sys.executable, "-c", _AGENT, ",".join(MODES[mode])], stdout=subprocess.PIPE, text=True, env=env
@@ -635,9 +649,9 @@ def test_killed_agent_takes_its_kernels_with_it(mode):
     finally:
         agent.kill()
         agent.wait()
-    deadline = time.monotonic() + 5  # orphans are reaped by init, maybe late: zombies are dead
-    while (left := [p for p in tree if alive(p.pid)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Orphans are reaped by init, maybe late: zombies count as dead.
+    eventually(lambda: not any(alive(p.pid) for p in tree))
+    left = [p for p in tree if alive(p.pid)]
     names = [p.name() for p in left]
     for p in left:
         p.kill()
@@ -657,3 +671,75 @@ def test_no_isolation_refuses_unless_allowed(monkeypatch):
     with Sandbox(allow_unisolated=True, warm_spare=False) as sb:
         assert sb.layers == []
         assert_works(sb)
+
+
+# -- as an ordinary user ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ordinary_user() -> str:
+    """The unprivileged account the suite runs as a second time (created when missing)."""
+    why = hostile_user.prepare()
+    if why:
+        pytest.skip(why)
+    return hostile_user.USER
+
+
+_START_AS_USER = """
+import json, sys
+from smallcode_jupyter.sandbox import Sandbox, SandboxError, cgroup, isolation
+if sys.argv[1] == "old-probe":  # the probe before the fix: the shared parent exists, so yes
+    cgroup.probe = lambda: (True, "the parent exists")
+out = {"probe": isolation.detect()["cgroup"].line()}
+try:
+    with Sandbox(warm_spare=False) as sb:
+        out.update(layers=sb.layers, notes=sb.notes, stdout=sb.run("print(6 * 7)").stdout)
+except SandboxError as e:
+    out["error"] = str(e)
+out["after"] = isolation.detect()["cgroup"].line()
+print(json.dumps(out))
+"""
+
+
+def start_as_user(probe: str) -> dict:
+    proc = hostile_user.run([sys.executable, "-c", _START_AS_USER, probe], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_ordinary_user_starts_a_sandbox_after_root_made_the_cgroup_parent(ordinary_user):
+    """Issue 12: once root had created /sys/fs/cgroup/memory/smallcode, the cgroup probe said
+    yes to every user and their kernel start failed with a PermissionError (and a question
+    about ipykernel). The probe now creates and removes a child; a layer that still fails at
+    a kernel's start is dropped with a note instead of failing the start."""
+    if not detect()["cgroup"].available:
+        pytest.skip(f"no cgroup layer for root here either: {detect()['cgroup'].detail}")
+    cgroup.probe()  # as root: leaves the shared parent behind, as any earlier root run does
+    assert (cgroup.CGROUP_V1 / "memory" / cgroup.CGROUP_PARENT).is_dir()
+
+    out = start_as_user("probe")
+    assert "error" not in out, out
+    assert out["stdout"] == "42\n", out
+    assert out["probe"].startswith("sandbox cgroup: unavailable (cgroup v1 not writable by this user"), out
+    assert "cgroup" not in out["layers"] and out["notes"] == [], out
+
+    out = start_as_user("old-probe")  # the layer passes the probe, then fails at the start
+    assert "error" not in out, out
+    assert out["stdout"] == "42\n", out
+    assert "cgroup" not in out["layers"], out
+    assert len(out["notes"]) == 1 and "Permission denied" in out["notes"][0], out
+    assert "/sys/fs/cgroup/memory/smallcode" in out["notes"][0], out
+    assert "ipykernel" not in json.dumps(out), out
+    assert out["after"].startswith("sandbox cgroup: unavailable (failed at kernel start, dropped:"), out
+
+
+def test_hostile_suite_as_an_ordinary_user(ordinary_user):
+    """Every case of this module once more, as ``ordinary_user`` (the tests that need root skip
+    there with their reason). The inner run's summary is printed (pytest -s, or on failure)."""
+    cmd = [sys.executable, "-m", "pytest", str(Path(__file__)), "-m", "hostile", "-q", "-rsx"]
+    cmd += ["-p", "no:cacheprovider", "--no-header"]
+    proc = hostile_user.run(cmd, timeout=1800)
+    summary = proc.stdout[-6000:]
+    print(f"--- {Path(__file__).name} as {ordinary_user} (exit {proc.returncode}) ---\n{summary}")
+    assert proc.returncode == 0, summary + proc.stderr[-2000:]
+    assert " passed" in summary

@@ -6,10 +6,15 @@ import json
 
 import pytest
 
+from smallcode_jupyter.loop import plan_prompts
 from smallcode_jupyter.loop.events import Request
+from smallcode_jupyter.loop.generate import task_messages
 from smallcode_jupyter.loop.pipeline import Pipeline, gather_checks
 from smallcode_jupyter.loop.plan import assemble, is_atomic, order, parse_plan
-from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.loop.selftest import vote
+from smallcode_jupyter.loop.settings import LoopSettings
+from smallcode_jupyter.loop.strategies import Job, SelfTested, Unit
+from smallcode_jupyter.loop.verify import Verifier
 from smallcode_jupyter.sandbox import Sandbox
 
 from .conftest import FakeLLM
@@ -84,19 +89,117 @@ def test_second_repair_is_a_hinted_rewrite(sandbox):
 
 def test_user_tests_in_cell_body_count(sandbox):
     p, _ = pipeline(["def inc(x):\n    return x + 1\n```"], sandbox)
-    r = p.run(Request("write a function inc(x) that adds one", context="assert inc(1) == 2\nassert inc(-1) == 0"))
+    r = p.run(
+        Request("write a function inc(x) that adds one", context="assert inc(1) == 2\nassert inc(-1) == 0")
+    )
     assert r.passed and r.tests_total == 2
 
 
-def test_model_tests_contradicting_truth_are_outvoted(sandbox):
-    task = "write a function square(x) that returns x squared"
-    good = "def square(x):\n    return x * x\n```"
-    tests = "4) == 16\nassert square(3) == 9\nassert square(2) == 5\n```"  # the last one is wrong
-    p, fake = pipeline([good, tests, good.replace("x * x", "x ** 2"), "def square(x):\n    return x*x\n```"],
-                       sandbox, candidates=3)  # fmt: skip
+SQUARE = "write a function square(x) that returns x squared"
+
+
+def square(body: str) -> str:
+    return f"def square(x):\n    return {body}\n```"
+
+
+def test_vote_keeps_the_tests_a_strict_majority_passes():
+    assert vote([]) == []
+    assert vote([[True, False, False]]) == [True, True, True]  # alone, its verdicts stand
+    assert vote([[True, False], [True, True], [False, False]]) == [True, False]
+    assert vote([[True, True], [False, True], [True, False], [False, False]]) == [False, False]  # 2/4 ties
+    assert vote([[False], [False], [True]]) == [False]
+
+
+def self_tested(replies, sandbox, task=SQUARE, entry="square", **settings):
+    """The self-tested strategy on its own: a job with a scripted model and a real verifier."""
+    fake = FakeLLM(replies)
+    events = []
+    cfg = LoopSettings(**{"candidates": 3, "max_iters": 0, **settings})
+    job = Job(fake, cfg, Request(task), task, events.append, Verifier(sandbox))
+    return SelfTested(job, Unit(task, entry, task_messages(task), [])), fake, events
+
+
+def test_self_tested_believes_only_the_tests_most_candidates_pass(sandbox):
+    # Two of the model's tests are wrong and agree with the (wrong) greedy candidate; the two
+    # right candidates outvote them. Believing every test would keep the greedy one, believing
+    # none would too: only the vote picks a right one.
+    tests = "2) == 5\nassert square(1) == 2\nassert square(3) == 9\n```"
+    replies = [square("{2: 5, 1: 2}.get(x, 0)"), tests, square("x * x"), square("x ** 2")]
+    strategy, fake, events = self_tested(replies, sandbox)
+    try:
+        best = strategy.solve()
+    finally:
+        strategy.job.verifier.reset()
+    assert best.candidate.code.strip() == "def square(x):\n    return x * x" and best.candidate.index == 1
+    assert best.report.outcomes == [False, False, True]
+    assert best.evidence == "model-written tests: 1/3 agreed"
+    assert len(fake.calls) == 4 and "assert statements" in fake.calls[1]["messages"][-1]["content"]
+    runs = [e for e in events if e.kind == "run"]
+    assert [e.weak for e in runs] == [False, True, True, True]  # "does it run", then the model's tests
+    assert next(e for e in events if e.kind == "checks").sources == "model"
+
+
+def test_self_tested_stops_when_the_greedy_passes_the_model_tests(sandbox):
+    strategy, fake, _ = self_tested([square("x * x"), "2) == 4\nassert square(3) == 9\n```"], sandbox)
+    try:
+        best = strategy.solve()
+    finally:
+        strategy.job.verifier.reset()
+    assert best.candidate.index == 0 and best.report.ok and len(fake.calls) == 2
+    assert best.evidence == "model-written tests: 2/2 agreed"
+
+
+def test_self_tested_writes_no_tests_for_code_that_does_not_run(sandbox):
+    crash = "def square(x):\n    return x * x\nundefined_name\n```"
+    strategy, fake, _ = self_tested([crash, square("x * x")], sandbox, max_iters=1)
+    try:
+        best = strategy.solve()
+    finally:
+        strategy.job.verifier.reset()
+    assert len(fake.calls) == 2 and "assert statements" not in fake.calls[1]["messages"][-1]["content"]
+    assert best.report.loaded and best.candidate.origin == "fix" and best.evidence == ""
+
+
+def test_model_tests_contradicting_correct_code_leave_it_unverified(sandbox):
+    # smallcode ask "write a function count_upper(s) ...": the model's own tests expect
+    # count_upper('Python Programming') == 10 (and two more wrong values); the code is right.
+    task = "write a function count_upper(s) that returns how many uppercase letters the string s contains"
+    tests = (
+        "'Python Programming') == 10\nassert count_upper('ABC') == 3\nassert count_upper('') == 0\n"
+        "assert count_upper('abc') == 1\nassert count_upper('aB') == 2\n```"
+    )
+
+    def upper(body: str) -> str:
+        return f"def count_upper(s):\n    return {body}\n```"
+
+    right = upper("sum(1 for c in s if c.isupper())")
+    replies = [
+        right,
+        tests,
+        upper("len([c for c in s if c.isupper()])"),
+        upper("sum(c.isupper() for c in s)"),
+        upper("len(s)"),
+        upper("sum(map(str.isupper, s))"),
+    ]
+    events = []
+    p, fake = pipeline(replies, sandbox, events, candidates=5, max_iters=2)
     r = p.run(Request(task))
-    assert "def square" in r.code and r.code.startswith("def square(x):\n    return x * x")  # greedy kept
-    assert len(fake.calls) == 4
+    assert len(fake.calls) == 6  # the choice is as before: greedy, tests, four samples, no repair
+    assert r.code.strip() == right.removesuffix(
+        "\n```"
+    )  # len(s) passes 3/5 of the model's tests, but they were outvoted
+    assert r.passed is None and r.evidence == "model-written tests: 2/5 agreed"
+    assert (r.tests_passed, r.tests_total, r.failure) == (2, 5, "")
+    assert "unverified (model-written tests: 2/5 agreed)" in r.summary() and "FAILED" not in r.summary()
+    done = events[-1]
+    assert done.kind == "done" and done.passed is None
+
+
+def test_untested_code_that_runs_is_unverified_not_passed(sandbox):
+    p, fake = pipeline(["x = 1\n```"], sandbox, max_iters=2)
+    r = p.run(Request("set x to one"))  # no function to test: only "does it run"
+    assert r.passed is None and r.evidence == "ran without error; no tests" and len(fake.calls) == 1
+    assert "unverified" in r.summary()
 
 
 def test_model_tests_not_used_when_docstring_has_examples(sandbox):
@@ -144,14 +247,27 @@ def test_cancel_event_returns_best_so_far(sandbox):
 FLASK = "write a REST API in Flask with routes, models, auth middleware and error handlers"
 PLAN = {
     "parts": [
-        {"name": "routes", "signature": "def register_routes(app)", "purpose": "add the endpoints",
-         "depends": ["User", "require_auth"]},
+        {
+            "name": "routes",
+            "signature": "def register_routes(app)",
+            "purpose": "add the endpoints",
+            "depends": ["User", "require_auth"],
+        },
         {"name": "User", "signature": "class User", "purpose": "the user model", "depends": []},
-        {"name": "require_auth", "signature": "def require_auth(f)", "purpose": "auth decorator",
-         "depends": ["User"]},
-        {"name": "errors", "signature": "def register_errors(app)", "purpose": "error handlers", "depends": []},
+        {
+            "name": "require_auth",
+            "signature": "def require_auth(f)",
+            "purpose": "auth decorator",
+            "depends": ["User"],
+        },
+        {
+            "name": "errors",
+            "signature": "def register_errors(app)",
+            "purpose": "error handlers",
+            "depends": [],
+        },
     ]
-}  # fmt: skip
+}
 
 
 def test_decomposition_calls_each_part_in_dependency_order(sandbox):
@@ -161,7 +277,7 @@ def test_decomposition_calls_each_part_in_dependency_order(sandbox):
         "def require_auth(f)": "import functools\n\ndef require_auth(f):\n    @functools.wraps(f)\n    def w(*a):\n        return f(*a)\n    return w\n```",
         "def register_routes(app)": "import functools\n\ndef register_routes(app):\n    return [User, require_auth]\n```",
         "def register_errors(app)": "def register_errors(app):\n    return {404: 'not found'}\n```",
-    }  # fmt: skip
+    }
 
     def part_reply(messages):
         text = messages[-1]["content"]
@@ -170,14 +286,21 @@ def test_decomposition_calls_each_part_in_dependency_order(sandbox):
     events = []
     p, fake = pipeline([json.dumps(PLAN)] + [part_reply] * 4, sandbox, events, decompose=True)
     r = p.run(Request(FLASK, context="assert register_errors(None)[404] == 'not found'"))
-    assert fake.calls[0]["grammar"] and "parts" in fake.calls[0]["grammar"]
+    assert fake.calls[0]["json_schema"] == plan_prompts.SCHEMA and fake.calls[0]["grammar"] is None
     asked = [c["messages"][-1]["content"] for c in fake.calls[1:]]
     order_seen = [k for a in asked for k in parts if f"Write `{k}`" in a]
-    assert order_seen == ["class User", "def require_auth(f)", "def register_routes(app)", "def register_errors(app)"]
+    assert order_seen == [
+        "class User",
+        "def require_auth(f)",
+        "def register_routes(app)",
+        "def register_errors(app)",
+    ]
     assert "class User" in asked[1] and "already exist" in asked[1]  # dependency signatures shown
     assert "register_errors" in asked[0] and "error handlers" in asked[0]  # the plan, not the others' code
     assert r.subtasks == ["User", "require_auth", "routes", "errors"]
-    assert r.code.count("import functools") == 1 and r.code.index("class User") < r.code.index("def register_routes")
+    assert r.code.count("import functools") == 1 and r.code.index("class User") < r.code.index(
+        "def register_routes"
+    )
     assert r.passed and [e.kind for e in events].count("plan") == 1
 
 
@@ -190,10 +313,17 @@ def test_unusable_plan_falls_back_to_one_call(sandbox):
 def test_plan_helpers():
     parts = parse_plan(json.dumps(PLAN))
     assert [p.name for p in parts] == ["User", "require_auth", "routes", "errors"]
-    cyc = parse_plan('{"parts": [{"name": "a", "signature": "a()", "purpose": "x", "depends": ["b"]},'
-                     '{"name": "b", "signature": "b()", "purpose": "y", "depends": ["a", "zzz"]}]}')  # fmt: skip
+    cyc = parse_plan(
+        '{"parts": [{"name": "a", "signature": "a()", "purpose": "x", "depends": ["b"]},'
+        '{"name": "b", "signature": "b()", "purpose": "y", "depends": ["a", "zzz"]}]}'
+    )
     assert sorted(p.name for p in order(cyc)) == ["a", "b"] and cyc[0].depends in (["a"], [])
-    assert assemble(["import os\ndef f():\n    pass", "import os\ndef f():\n    return 1\ndef g():\n    pass"]).count("def f") == 1
+    assert (
+        assemble(
+            ["import os\ndef f():\n    pass", "import os\ndef f():\n    return 1\ndef g():\n    pass"]
+        ).count("def f")
+        == 1
+    )
 
 
 def test_gather_checks_sources():
@@ -210,10 +340,22 @@ def test_empty_task_is_rejected(sandbox):
 
 
 def test_failing_part_is_rewritten_alone(sandbox):
-    plan = {"parts": [
-        {"name": "words", "signature": "def words(text)", "purpose": "split into lowercase words", "depends": []},
-        {"name": "count", "signature": "def count(text)", "purpose": "number of words", "depends": ["words"]},
-    ]}  # fmt: skip
+    plan = {
+        "parts": [
+            {
+                "name": "words",
+                "signature": "def words(text)",
+                "purpose": "split into lowercase words",
+                "depends": [],
+            },
+            {
+                "name": "count",
+                "signature": "def count(text)",
+                "purpose": "number of words",
+                "depends": ["words"],
+            },
+        ]
+    }
     replies = [
         json.dumps(plan),
         "def words(text):\n    return text.split()\n```",
@@ -243,8 +385,14 @@ def test_retrieved_helpers_are_shown_and_imported(tmp_path):
     events = []
     fake = FakeLLM(["def price(x):\n    return to_cents(x) + 1\n```"])
     with Sandbox(timeout=10, project=tmp_path) as sb:
-        p = Pipeline(fake, LoopSettings(candidates=1, max_iters=0), sink=events.append, sandbox=sb, context=Provider())
-        r = p.run(Request("write a function price(x) that returns to_cents(x) + 1", context="assert price(1.5) == 151"))
+        p = Pipeline(
+            fake, LoopSettings(candidates=1, max_iters=0), sink=events.append, sandbox=sb, context=Provider()
+        )
+        r = p.run(
+            Request(
+                "write a function price(x) that returns to_cents(x) + 1", context="assert price(1.5) == 151"
+            )
+        )
     assert "shoplib/money.py:1" in r.sources and any(e.kind == "context" for e in events)
     assert "from shoplib.money import to_cents" in fake.calls[0]["messages"][-1]["content"]
     assert r.code.startswith("from shoplib.money import to_cents") and r.passed

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from smallcode_jupyter.models import llm as llm_mod
 from smallcode_jupyter.loop.events import Request
 from smallcode_jupyter.loop.pipeline import Pipeline
+from smallcode_jupyter.loop.settings import settings_for_model
+from smallcode_jupyter.models import llm as llm_mod
 from smallcode_jupyter.sandbox import Sandbox
 
 pytestmark = pytest.mark.model
@@ -22,7 +23,7 @@ def sandbox():
 def _run(qwen05, sandbox, request: Request):
     events = []
     model = llm_mod.load(qwen05)
-    result = Pipeline(model, qwen05.settings, sink=events.append, sandbox=sandbox).run(request)
+    result = Pipeline(model, settings_for_model(qwen05), sink=events.append, sandbox=sandbox).run(request)
     return result, events
 
 

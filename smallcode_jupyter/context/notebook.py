@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .chunking import Chunk, cell_names, chunk_cells, embed_text
 
+if TYPE_CHECKING:
+    from .embedder import Embedder, Vectors
 
-def notebook_path(shell: Any) -> Path | None:
+Shell: TypeAlias = Any
+"""An IPython ``InteractiveShell``; only ``user_ns`` and ``history_manager.input_hist_raw`` are
+read, each through ``getattr`` with a default, so any object (a test's namespace) will do. Not a
+Protocol: the shell's attributes are traitlets, which a structural type does not match."""
+
+
+def notebook_path(shell: Shell) -> Path | None:
     """The notebook file of this kernel, when the front end tells us (VS Code, Jupyter server)."""
     ns = getattr(shell, "user_ns", {}) or {}
     for cand in (ns.get("__vsc_ipynb_file__"), ns.get("__session__"), os.environ.get("JPY_SESSION_NAME")):
@@ -24,14 +32,23 @@ def notebook_path(shell: Any) -> Path | None:
     return None
 
 
+_NEVER_CONTEXT = (
+    "%%smallcode",
+    "%smallcode",
+    "%load_ext",
+    "get_ipython().run_cell_magic('smallcode'",
+    "get_ipython().run_line_magic('smallcode'",
+    "get_ipython().run_line_magic('load_ext'",
+)
+
+
 def skip_cell(source: str) -> bool:
     """Cells that are never context: empty ones, smallcode's own and ``%load_ext``."""
     s = source.lstrip()
-    return not s or s.startswith(("%%smallcode", "%smallcode", "%load_ext", "get_ipython().run_cell_magic('smallcode'",
-                                  "get_ipython().run_line_magic('smallcode'", "get_ipython().run_line_magic('load_ext'"))  # fmt: skip
+    return not s or s.startswith(_NEVER_CONTEXT)
 
 
-def history_cells(shell: Any) -> list[tuple[int, str]]:
+def history_cells(shell: Shell) -> list[tuple[int, str]]:
     """(execution count, source) of the cells run in this kernel, oldest first, raw (with magics)."""
     hm = getattr(shell, "history_manager", None)
     raw = list(getattr(hm, "input_hist_raw", []) or []) if hm is not None else []
@@ -43,11 +60,11 @@ def history_cells(shell: Any) -> list[tuple[int, str]]:
 class NotebookSource:
     """Embedded cells of the live notebook, refreshed cheaply before each retrieval."""
 
-    def __init__(self, shell: Any, embedder: Any, path: Path | None = None) -> None:
+    def __init__(self, shell: Shell, embedder: Embedder, path: Path | None = None) -> None:
         self.shell, self.embedder = shell, embedder
         self.path = path
         self.chunks: list[Chunk] = []
-        self._vectors: dict[str, Any] = {}  # chunk id -> vector, kept across refreshes
+        self._vectors: dict[str, Vectors] = {}  # chunk id -> vector, kept across refreshes
 
     def refresh(self) -> int:
         """Re-read history and notebook cells; embed the new ones. Returns how many were embedded."""
@@ -78,14 +95,17 @@ class NotebookSource:
         try:
             import nbformat
 
-            nb = nbformat.read(str(path), as_version=4)
+            nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]  # nbformat is untyped
         except Exception:  # a notebook being saved, or not a notebook: skip it this time
             return []
-        cells = [(i, c.cell_type, c.source) for i, c in enumerate(nb.cells)
-                 if c.cell_type == "code" and not skip_cell(c.source) and cell_names(c.source)]  # fmt: skip
+        cells = [
+            (i, c.cell_type, c.source)
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and not skip_cell(c.source) and cell_names(c.source)
+        ]
         return chunk_cells(cells, path.name)
 
-    def search(self, vector: Any, k: int = 8) -> list[tuple[Chunk, float]]:
+    def search(self, vector: Vectors, k: int = 8) -> list[tuple[Chunk, float]]:
         """Cells by cosine similarity (vectors are normalised), best first."""
         import numpy as np
 
@@ -96,10 +116,12 @@ class NotebookSource:
         order = np.argsort(-sims)[:k]
         return [(self.chunks[i], float(sims[i])) for i in order]
 
-    def vectors_for(self, chunks: list[Chunk]) -> Any:
+    def vectors_for(self, chunks: list[Chunk]) -> Vectors:
         import numpy as np
 
-        return np.stack([self._vectors[c.id] for c in chunks]) if chunks else np.zeros((0, self.embedder.dim))
+        if not chunks:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([self._vectors[c.id] for c in chunks])
 
     def defining(self, names: set[str]) -> list[Chunk]:
         return [c for c in self.chunks if names & set(c.names)]

@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 MAX_BYTES = 512 * 1024
 
-SKIP_DIRS = {
-    ".git", ".hg", ".svn", ".smallcode", ".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules",
-    "__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages",
-    "build", "dist", ".eggs", "data", "datasets", ".idea", ".vscode",
-}  # fmt: skip
-TEXT_EXTS = {
-    ".py", ".pyi", ".ipynb", ".md", ".markdown", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yaml", ".yml",
-    ".sh", ".js", ".ts", ".tsx", ".jsx", ".css", ".html", ".sql", ".r", ".jl", ".c", ".h", ".cpp", ".hpp",
-    ".rs", ".go", ".java", ".json",
-}  # fmt: skip
+_TOOL_DIRS = {".git", ".hg", ".svn", ".smallcode", ".idea", ".vscode"}
+_ENV_DIRS = {".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules", "site-packages", ".eggs"}
+_CACHE_DIRS = {"__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+SKIP_DIRS = _TOOL_DIRS | _ENV_DIRS | _CACHE_DIRS | {"build", "dist", "data", "datasets"}
+_CODE_EXTS = {".py", ".pyi", ".ipynb", ".sh", ".sql", ".r", ".jl"}
+_WEB_EXTS = {".js", ".ts", ".tsx", ".jsx", ".css", ".html"}
+_NATIVE_EXTS = {".c", ".h", ".cpp", ".hpp", ".rs", ".go", ".java"}
+_PROSE_EXTS = {".md", ".markdown", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yaml", ".yml", ".json"}
+TEXT_EXTS = _CODE_EXTS | _WEB_EXTS | _NATIVE_EXTS | _PROSE_EXTS
 TEXT_NAMES = {"Makefile", "Dockerfile", "README", "LICENSE"}
 MAX_JSON_BYTES = 32 * 1024  # small JSON is config; big JSON is data
 
@@ -52,11 +52,17 @@ def wanted(path: Path, max_bytes: int = MAX_BYTES) -> bool:
     return 0 < size <= limit and not looks_binary(path)
 
 
+class _Spec(Protocol):
+    """One .gitignore file's rules: pathspec's PathSpec, or :class:`_SimpleSpec` without it."""
+
+    def match_file(self, file: str) -> bool: ...
+
+
 class _Ignores:
     """The .gitignore rules that apply under one directory, innermost last."""
 
     def __init__(self) -> None:
-        self.specs: list[tuple[Path, object]] = []
+        self.specs: list[tuple[Path, _Spec]] = []
 
     def child(self, d: Path) -> _Ignores:
         gi = d / ".gitignore"
@@ -70,7 +76,7 @@ class _Ignores:
             import pathspec
 
             try:
-                spec: object = pathspec.PathSpec.from_lines("gitignore", lines)
+                spec: _Spec = pathspec.PathSpec.from_lines("gitignore", lines)
             except (KeyError, LookupError):  # pathspec < 0.12 knows only "gitwildmatch"
                 spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
         except ImportError:
@@ -82,7 +88,7 @@ class _Ignores:
     def ignored(self, path: Path, is_dir: bool) -> bool:
         for base, spec in self.specs:
             rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-            if spec.match_file(rel):  # type: ignore[attr-defined]
+            if spec.match_file(rel):
                 return True
         return False
 
@@ -93,11 +99,11 @@ class _SimpleSpec:
     def __init__(self, lines: list[str]) -> None:
         self.patterns = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "!"))]
 
-    def match_file(self, rel: str) -> bool:
+    def match_file(self, file: str) -> bool:
         import fnmatch
 
-        is_dir = rel.endswith("/")
-        rel = rel.rstrip("/")
+        is_dir = file.endswith("/")
+        rel = file.rstrip("/")
         for pat in self.patterns:
             dir_only, pat = pat.endswith("/"), pat.strip("/") if pat != "/" else pat
             if dir_only and not is_dir:

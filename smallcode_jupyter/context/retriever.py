@@ -16,13 +16,18 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from .types import Snippet
 from .chunking import Chunk
+from .types import Snippet
+
+if TYPE_CHECKING:
+    from .embedder import Embedder, Vectors
+    from .index import ProjectIndex
+    from .notebook import NotebookSource, Shell
 
 _BACKTICK = re.compile(r"`([^`]+)`")
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
@@ -45,13 +50,26 @@ def named_symbols(query: str) -> set[str]:
     return {n for n in names if len(n) > 2}
 
 
+class ChunkSource(Protocol):
+    """Embedded chunks to search: the live notebook (NotebookSource) or a folder's ProjectIndex."""
+
+    @property
+    def chunks(self) -> Sized: ...
+
+    def defining(self, names: set[str]) -> list[Chunk]: ...
+
+    def search(self, vector: Vectors, k: int = 8) -> list[tuple[Chunk, float]]: ...
+
+    def vectors_for(self, chunks: list[Chunk]) -> Vectors: ...
+
+
 @dataclass
 class Hit:
     """A candidate snippet: the chunk, its similarity, where it came from and why it was chosen."""
 
     chunk: Chunk
     score: float
-    origin: Any  # the source object (NotebookSource or ProjectIndex)
+    origin: ChunkSource
     label: str = ""  # prefix for the source ("" for the project, the corpus name otherwise)
     why: str = "similar"  # or "named", "cell"
 
@@ -109,7 +127,9 @@ def import_path(path: str) -> str:
     return ".".join(parts) if ok else ""
 
 
-def mmr(hits: Sequence[Hit], vectors: Any, k: int, lam: float = 0.7, duplicate: float = 0.92) -> list[int]:
+def mmr(
+    hits: Sequence[Hit], vectors: Vectors, k: int, lam: float = 0.7, duplicate: float = 0.92
+) -> list[int]:
     """Indices of up to ``k`` hits by maximal marginal relevance (relevance vs redundancy);
     a hit closer than ``duplicate`` (cosine) to one already chosen is never taken."""
     import numpy as np
@@ -155,9 +175,9 @@ class Retriever:
         self,
         project: str | Path | None = None,
         corpora: Iterable[str | Path] = (),
-        shell: Any = None,
+        shell: Shell = None,
         notebook: str | Path | None = None,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         *,
         min_score: float = 0.25,
         relative: float = 0.15,
@@ -178,15 +198,15 @@ class Retriever:
         self.auto_index_limit, self.refresh_every = auto_index_limit, refresh_every
         self.say = say or (lambda s: print(s, file=sys.stderr))
         self._notebook_path = Path(notebook) if notebook else None
-        self._notebook: Any = None
-        self._indexes: dict[Path, Any] = {}
+        self._notebook: NotebookSource | None = None
+        self._indexes: dict[Path, ProjectIndex] = {}
         self._refreshed = 0.0
         self._lock = threading.RLock()
         self._skipped: set[Path] = set()
-        self._qcache: tuple[str, Any] | None = None
+        self._qcache: tuple[str, Vectors] | None = None
 
     # -- sources ---------------------------------------------------------------------------------
-    def index_for(self, root: Path) -> Any:
+    def index_for(self, root: Path) -> ProjectIndex:
         """The (cached) index object of one folder; corpora keep theirs in the cache folder."""
         from .index import ProjectIndex, default_store
 
@@ -229,13 +249,13 @@ class Retriever:
             self._refreshed = time.monotonic()
 
     # -- retrieval -------------------------------------------------------------------------------
-    def _query_vector(self, query: str) -> Any:
+    def _query_vector(self, query: str) -> Vectors:
         if self._qcache is None or self._qcache[0] != query:
             self._qcache = (query, self.embedder.embed([query])[0])
         return self._qcache[1]
 
-    def _sources(self) -> list[tuple[Any, str]]:
-        out: list[tuple[Any, str]] = []
+    def _sources(self) -> list[tuple[ChunkSource, str]]:
+        out: list[tuple[ChunkSource, str]] = []
         if self._notebook is not None:
             out.append((self._notebook, ""))
         for root, label in self.roots():
@@ -259,8 +279,8 @@ class Retriever:
             named: list[tuple[bool, Hit]] = []
             for src, label in sources:
                 defs = list(src.defining(names)) if names else []
-                if cells and src is self._notebook:
-                    defs += [c for c in src.chunks if c.path == "In" and c.cell in cells]
+                if cells and src is self._notebook and self._notebook is not None:
+                    defs += [c for c in self._notebook.chunks if c.path == "In" and c.cell in cells]
                 if defs:
                     sims = src.vectors_for(defs) @ qv
                     for c, s in zip(defs, sims.tolist(), strict=True):
@@ -317,8 +337,12 @@ def _dedupe(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-def project_retriever(path: str | Path | None = None, shell: Any = None, corpora: Iterable[str | Path] = (),
-                      say: Callable[[str], None] | None = None) -> Retriever | None:  # fmt: skip
+def project_retriever(
+    path: str | Path | None = None,
+    shell: Shell = None,
+    corpora: Iterable[str | Path] = (),
+    say: Callable[[str], None] | None = None,
+) -> Retriever | None:
     """A retriever for ``path``, or for the current folder only if it was indexed before.
 
     WHY: running ``smallcode ask`` in a home directory must not start embedding it; an explicit

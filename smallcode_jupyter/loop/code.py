@@ -5,22 +5,21 @@ from __future__ import annotations
 import ast
 import re
 
-_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|\Z)", re.S)
+from . import pyast
 
 
 def extract_code(text: str, prefilled: bool = True) -> str:
     """The code in a model reply. With a prefilled fence the reply is code up to the next fence."""
     if prefilled:
         return text.split("```", 1)[0].strip("\n")
-    blocks = _FENCE.findall(text)
+    blocks = pyast.fenced_blocks(text)
     return (max(blocks, key=len) if blocks else text).strip("\n")
 
 
 def stub_entry_point(task: str) -> str | None:
     """The function a stub task defines (``def f(...):`` + docstring, HumanEval style), if any."""
-    try:
-        tree = ast.parse(task)
-    except SyntaxError:
+    tree = pyast.parse_module(task)
+    if tree is None:
         return None
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     return funcs[-1].name if funcs else None
@@ -34,11 +33,8 @@ def named_function(task: str) -> str | None:
 
 def defined_names(code: str) -> set[str]:
     """Top-level functions and classes ``code`` defines (empty if it does not parse)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)}
+    tree = pyast.parse_module(code)
+    return pyast.defined_names(tree.body) if tree is not None else set()
 
 
 def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
@@ -47,9 +43,8 @@ def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
     Small models often rewrite the function without the stub's ``from typing import List`` or
     drop a helper the stub defined; if only the body came back, put the stub in front.
     """
-    try:
-        stub_tree = ast.parse(stub)
-    except SyntaxError:
+    stub_tree = pyast.parse_module(stub)
+    if stub_tree is None:
         return code
     have = defined_names(code)
     if entry_point and entry_point not in have and code.startswith((" ", "\t")):
@@ -58,10 +53,16 @@ def complete_with_stub(code: str, stub: str, entry_point: str | None) -> str:
     prefix = []
     for node in stub_tree.body:
         seg = "\n".join(lines[node.lineno - 1 : node.end_lineno])
-        if (isinstance(node, ast.Import | ast.ImportFrom) and seg not in code) or (isinstance(node, ast.FunctionDef) and node.name != entry_point and node.name not in have):
+        if (isinstance(node, ast.Import | ast.ImportFrom) and seg not in code) or (
+            isinstance(node, ast.FunctionDef) and node.name != entry_point and node.name not in have
+        ):
             prefix.append(seg)
     code = "\n".join([*prefix, code]) if prefix else code
-    renamed = _renamed_entry_point(code, stub_tree, entry_point) if entry_point and entry_point not in have else None
+    renamed = (
+        _renamed_entry_point(code, stub_tree, entry_point)
+        if entry_point and entry_point not in have
+        else None
+    )
     return f"{code.rstrip()}\n\n{entry_point} = {renamed}\n" if renamed else code
 
 
@@ -73,9 +74,8 @@ def _renamed_entry_point(code: str, stub_tree: ast.Module, entry_point: str) -> 
     new top-level function with the stub's parameters.
     """
     want = next((n for n in stub_tree.body if isinstance(n, ast.FunctionDef) and n.name == entry_point), None)
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = pyast.parse_module(code)
+    if tree is None:
         return None
     stub_names = {n.name for n in stub_tree.body if isinstance(n, ast.FunctionDef)}
     new = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name not in stub_names]
@@ -91,18 +91,11 @@ def strip_main(code: str) -> str:
     They are the model's own unverified tests and prints; a wrong one would make a correct
     candidate fail to load. The user's tests are run separately as checks.
     """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = pyast.parse_module(code)
+    if tree is None:
         return code
     lines = code.splitlines()
     for node in reversed(tree.body):
-        main = (
-            isinstance(node, ast.If)
-            and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name)
-            and node.test.left.id == "__name__"
-        )
-        if main or isinstance(node, ast.Assert):
+        if pyast.is_main_guard(node) or isinstance(node, ast.Assert):
             del lines[node.lineno - 1 : node.end_lineno]
     return "\n".join(lines).rstrip() + "\n"

@@ -28,8 +28,6 @@ class Candidate:
 
 def task_messages(task: str, context: str = "", plan: str = "", depends: str = "") -> list[Message]:
     """The chat for generating ``task``; a function stub is completed rather than described."""
-    from .code import stub_entry_point
-
     body = P.STUB.format(stub=task.rstrip()) if stub_entry_point(task) else P.TASK.format(task=task)
     prefix = P.CONTEXT.format(context=context.strip()) if context.strip() else ""
     if plan:
@@ -77,9 +75,15 @@ class Generator:
         body: a different decoding path from rewriting the whole function, hence diversity."""
         head = task.rstrip() + "\n" if continue_stub else ""
         out = self.llm.chat(
-            messages, prefill=P.FENCE + head, max_tokens=self.max_tokens, temperature=temperature,
-            seed=seed, stop=P.STOP, on_token=on_token, cancel=cancel,
-        )  # fmt: skip
+            messages,
+            prefill=P.FENCE + head,
+            max_tokens=self.max_tokens,
+            temperature=temperature,
+            seed=seed,
+            stop=P.STOP,
+            on_token=on_token,
+            cancel=cancel,
+        )
         usage.add(out)
         return finish_code(head + out.text, task, entry_point)
 
@@ -105,8 +109,16 @@ class Generator:
             if cancel is not None and cancel.is_set():
                 break
             greedy, cont = schedule(i, stub)
-            code = self.one(messages, task, entry_point, usage, 0.0 if greedy else self.temperature,
-                            seed=1000 + i, on_token=on_token if i == 0 else None, cancel=cancel,
-                            continue_stub=cont)  # fmt: skip
+            code = self.one(
+                messages,
+                task,
+                entry_point,
+                usage,
+                0.0 if greedy else self.temperature,
+                seed=1000 + i,
+                on_token=on_token if i == 0 else None,
+                cancel=cancel,
+                continue_stub=cont,
+            )
             out.append(Candidate(code, origin(i, stub), i))
         return out

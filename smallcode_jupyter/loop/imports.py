@@ -9,24 +9,23 @@ on each candidate before it is run.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import re
 from collections.abc import Iterable
 
-from .checks import _bound_names, _loaded_names
 from ..context.types import Snippet
+from .pyast import bound_names, loaded_names, parse_module
 
 _IMPORT = re.compile(r"^from\s+([\w.]+)\s+import\s+(\w+)\s*$", re.M)
 
 
 def unbound_names(code: str) -> set[str]:
     """Names the code reads but never binds (nor are builtins); empty if it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = parse_module(code)
+    if tree is None:
         return set()
-    return _loaded_names([tree]) - _bound_names([tree]) - set(dir(builtins))
+    # builtins read now, not at import: IPython adds names (display, get_ipython) while a cell runs
+    return loaded_names([tree]) - bound_names([tree]) - set(dir(builtins))
 
 
 def add_missing_imports(code: str, snippets: Iterable[Snippet]) -> str:

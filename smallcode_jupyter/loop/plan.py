@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 
 from ..models.llm import ChatModel
@@ -53,7 +54,9 @@ def parse_plan(text: str) -> list[Part]:
         if name in seen:
             continue
         seen.add(name)
-        parts.append(Part(name, raw["signature"].strip(), raw["purpose"].strip(), list(raw.get("depends", []))))
+        parts.append(
+            Part(name, raw["signature"].strip(), raw["purpose"].strip(), list(raw.get("depends", [])))
+        )
     for p in parts:
         p.depends = [d for d in p.depends if d in seen and d != p.name]
     return order(parts)
@@ -79,10 +82,14 @@ def order(parts: list[Part]) -> list[Part]:
     return done
 
 
-def make_plan(llm: ChatModel, task: str, usage: Usage, cancel=None) -> list[Part]:
-    """Ask the model for a plan (JSON shape enforced by grammar); [] if it is unusable."""
-    messages = [{"role": "system", "content": P.SYSTEM}, {"role": "user", "content": P.PLAN.format(task=task)}]
-    out = llm.chat(messages, max_tokens=600, grammar=P.GRAMMAR, cancel=cancel)
+def make_plan(llm: ChatModel, task: str, usage: Usage, cancel: threading.Event | None = None) -> list[Part]:
+    """Ask the model for a plan (its JSON shape enforced by :data:`plan_prompts.SCHEMA`); [] if it
+    is unusable."""
+    messages = [
+        {"role": "system", "content": P.SYSTEM},
+        {"role": "user", "content": P.PLAN.format(task=task)},
+    ]
+    out = llm.chat(messages, max_tokens=600, json_schema=P.SCHEMA, cancel=cancel)
     usage.add(out)
     try:
         parts = parse_plan(out.text)

@@ -1,7 +1,8 @@
-"""Prompts and grammar of the decomposer.
+"""Prompts and the plan's JSON Schema, for the decomposer.
 
-The plan's JSON shape is enforced by a llama.cpp grammar: small models do not reliably write
-valid JSON otherwise.
+The plan's shape is enforced while the model writes it (llama.cpp compiles the schema to a
+grammar; a model server takes it as a structured-output schema): small models do not reliably
+write valid JSON otherwise.
 """
 
 SYSTEM = "You are a senior Python architect. You split programming tasks into small parts."
@@ -12,11 +13,32 @@ PLAN = (
     "it uses.\n\nTask: {task}"
 )
 
-GRAMMAR = r"""
-root ::= "{" ws "\"parts\":" ws "[" ws part (ws "," ws part){1,5} ws "]" ws "}"
-part ::= "{" ws "\"name\":" ws ident ws "," ws "\"signature\":" ws str ws "," ws "\"purpose\":" ws str ws "," ws "\"depends\":" ws "[" ws deps? ws "]" ws "}"
-deps ::= ident (ws "," ws ident){0,5}
-ident ::= "\"" [a-zA-Z_] [a-zA-Z0-9_]{0,40} "\""
-str ::= "\"" [^"\\\n]{1,160} "\""
-ws ::= [ \t\n]{0,4}
-"""
+# Patterns rather than minLength/maxLength: a text is one line without quotes or escapes, as the
+# planner has always allowed (a length-limited JSON string would admit escapes and newlines).
+_NAME = {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]{0,40}$"}
+_TEXT = {"type": "string", "pattern": r'^[^"\\\n]{1,160}$'}
+
+# 2 to 6 parts, each with exactly these keys in this order (small models keep to it when forced).
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "parts": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 6,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": _NAME,
+                    "signature": _TEXT,
+                    "purpose": _TEXT,
+                    "depends": {"type": "array", "maxItems": 6, "items": _NAME},
+                },
+                "required": ["name", "signature", "purpose", "depends"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["parts"],
+    "additionalProperties": False,
+}

@@ -55,7 +55,9 @@ def size_class(params_b: float) -> str:
     return "large"
 
 
-def settings_for(params_b: float | None, context_length: int | None = None, edge: bool = False) -> LoopSettings:
+def settings_for(
+    params_b: float | None, context_length: int | None = None, edge: bool = False
+) -> LoopSettings:
     """The loop settings for a model of ``params_b`` billion parameters trained on
     ``context_length`` tokens (unknown size: the 1B class); Edge Mode overrides both."""
     if edge:

@@ -8,56 +8,13 @@ the capped stream; the verdict comes back as one JSON line.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..sandbox import Sandbox
 from .checks import CHECK_PRELUDE, Check
-
-_MARK = "\x00SMALLCODE-VERDICT\x00"
-
-_HARNESS = """\
-def _sc_harness(_code, _prelude, _checks, _limit, _mark):
-    import contextlib, io, json, signal, sys, traceback
-    def _alarm(signum, frame):
-        raise TimeoutError(f"check took longer than {_limit} s")
-    class _Cap(io.StringIO):
-        def write(self, s):
-            return super().write(s) if self.tell() < 2000 else len(s)
-    def _tb(e):
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in ("<candidate>", "<check>")]
-        lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\\n    {f.line}' for f in frames[-4:]]
-        return "\\n".join(lines + [f"{type(e).__name__}: {e}"[:600]])
-    out, res = _Cap(), {"load": None, "checks": []}
-    ns = {"__name__": "__main__", "__builtins__": __builtins__}
-    old = signal.signal(signal.SIGALRM, _alarm)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            signal.setitimer(signal.ITIMER_REAL, _limit * 2)
-            try:
-                exec(compile(_code, "<candidate>", "exec"), ns)
-            except BaseException as e:
-                res["load"] = {"name": type(e).__name__, "value": str(e)[:600], "tb": _tb(e)}
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            if res["load"] is None:
-                exec(_prelude, ns)
-                for src in _checks:
-                    signal.setitimer(signal.ITIMER_REAL, _limit)
-                    try:
-                        exec(compile(src, "<check>", "exec"), dict(ns))
-                        res["checks"].append(None)
-                    except BaseException as e:
-                        res["checks"].append({"name": type(e).__name__, "value": str(e)[:600], "tb": _tb(e)})
-                    finally:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
-    finally:
-        signal.signal(signal.SIGALRM, old)
-    res["output"] = out.getvalue()[:2000]
-    sys.stdout.write(_mark + json.dumps(res) + "\\n")
-"""
+from .harness import ENTRY, HARNESS_SOURCE, MARK, parse_verdict
 
 
 @dataclass
@@ -110,37 +67,39 @@ class Verifier:
 
     def run(self, code: str, checks: Sequence[Check]) -> Report:
         """Execute ``code`` and then each check; never raises for anything the code does."""
-        setup = "" if self._installed else _HARNESS
+        setup = "" if self._installed else HARNESS_SOURCE
         call = (
-            f"{setup}\n_sc_harness({code!r}, {CHECK_PRELUDE!r}, {[c.code for c in checks]!r}, "
-            f"{self.check_timeout!r}, {_MARK!r})"
+            f"{setup}\n{ENTRY}({code!r}, {CHECK_PRELUDE!r}, {[c.code for c in checks]!r}, "
+            f"{self.check_timeout!r}, {MARK!r})"
         )
         budget = self.check_timeout * (len(checks) + 2) + 5
         r = self.sandbox.run(call, timeout=budget)
-        verdict = None
-        if _MARK in r.stdout:
-            try:
-                verdict = json.loads(r.stdout.rsplit(_MARK, 1)[1].splitlines()[0])
-            except (ValueError, IndexError):
-                verdict = None
+        verdict = parse_verdict(r.stdout)
         if verdict is None:
             self._installed = False  # the kernel may have been replaced
-            why = (
-                "timed out" if r.timed_out else "the sandbox kernel died" if r.died else
-                f"{r.error_name}: {r.error_value}" if r.error_name else "no verdict from the harness"
-            )  # fmt: skip
-            return Report(0, len(checks), False, [Failure("", why, r.traceback)], [False] * len(checks),
-                          seconds=r.seconds)  # fmt: skip
+            if r.timed_out:
+                why = "timed out"
+            elif r.died:
+                why = "the sandbox kernel died"
+            elif r.error_name:
+                why = f"{r.error_name}: {r.error_value}"
+            else:
+                why = "no verdict from the harness"
+            failure = Failure("", why, r.traceback)
+            return Report(0, len(checks), False, [failure], [False] * len(checks), seconds=r.seconds)
         self._installed = True
-        if verdict["load"]:
-            e = verdict["load"]
-            return Report(0, len(checks), False, [Failure("", f"{e['name']}: {e['value']}", e["tb"])],
-                          [False] * len(checks), verdict["output"], r.seconds)  # fmt: skip
+        load = verdict["load"]
+        if load:
+            failure = Failure("", f"{load['name']}: {load['value']}", load["tb"])
+            return Report(
+                0, len(checks), False, [failure], [False] * len(checks), verdict["output"], r.seconds
+            )
         failures, outcomes = [], []
         for check, outcome in zip(checks, verdict["checks"], strict=False):
             outcomes.append(outcome is None)
             if outcome is not None:
-                failures.append(Failure(check.label, _clean(f"{outcome['name']}: {outcome['value']}"), outcome["tb"]))
+                error = _clean(f"{outcome['name']}: {outcome['value']}")
+                failures.append(Failure(check.label, error, outcome["tb"]))
         return Report(sum(outcomes), len(checks), True, failures, outcomes, verdict["output"], r.seconds)
 
     def reset(self) -> None:

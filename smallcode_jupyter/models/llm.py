@@ -8,14 +8,21 @@ thread-safe, and the side panel calls the loop from a worker thread.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .store import ModelError, ResolvedModel
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import ChatFormatterResponse
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
+
+    Formatter = Callable[..., ChatFormatterResponse]  # llama.cpp's named formats and its Jinja one
 
 Message = dict[str, str]
 TokenCallback = Callable[[str], None]
@@ -53,6 +60,7 @@ class ChatModel(Protocol):
         seed: int | None = None,
         stop: Sequence[str] = (),
         grammar: str | None = None,
+        json_schema: Mapping[str, object] | None = None,
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Completion: ...
@@ -77,11 +85,11 @@ def default_threads() -> int:
 
 def estimate_memory(model: ResolvedModel, n_ctx: int) -> int:
     """Bytes needed to load ``model`` with an ``n_ctx`` window: weights + f16 KV cache + slack."""
-    meta, arch = model.info.metadata, model.info.architecture
-    layers = int(meta.get(f"{arch}.block_count", 32))
-    embd = int(meta.get(f"{arch}.embedding_length", 4096))
-    heads = int(meta.get(f"{arch}.attention.head_count", 32)) or 1
-    kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads))
+    info, arch = model.info, model.info.architecture
+    layers = info.integer(f"{arch}.block_count", 32)
+    embd = info.integer(f"{arch}.embedding_length", 4096)
+    heads = info.integer(f"{arch}.attention.head_count", 32) or 1
+    kv_heads = info.integer(f"{arch}.attention.head_count_kv", heads)
     kv = 2 * layers * n_ctx * (embd * kv_heads // heads) * 2
     return model.path.stat().st_size + kv + (150 << 20)
 
@@ -109,9 +117,9 @@ class LLM:
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelError(f"llama.cpp could not load {model.path}: {e}") from e
         self.load_seconds = time.perf_counter() - t0
-        self._formatter = self._make_formatter(llama_cpp)
+        self._formatter = self._make_formatter()
 
-    def _make_formatter(self, llama_cpp: Any) -> tuple[Callable[..., Any], str]:
+    def _make_formatter(self) -> tuple[Formatter, str]:
         """The model's own Jinja chat template, else the preset's named format, else ChatML."""
         from llama_cpp import llama_chat_format as lcf
 
@@ -155,19 +163,30 @@ class LLM:
         seed: int | None = None,
         stop: Sequence[str] = (),
         grammar: str | None = None,
+        json_schema: Mapping[str, object] | None = None,
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Completion:
         """Generate the assistant's reply, optionally continuing from ``prefill``.
 
-        Greedy when ``temperature`` is 0. ``cancel`` (another thread) or Ctrl-C stops generation
-        after the current token; the model stays usable.
+        Greedy when ``temperature`` is 0. ``grammar`` (GBNF) or ``json_schema`` constrains the
+        output. ``cancel`` (another thread) or Ctrl-C stops generation after the current token;
+        the model stays usable.
         """
         prompt, template_stop = self.format(messages)
         prompt += prefill
         with self._lock:
-            return self._generate(prompt, max_tokens, temperature, seed,
-                                  [*template_stop, *stop], grammar, on_token, cancel)  # fmt: skip
+            return self._generate(
+                prompt,
+                max_tokens,
+                temperature,
+                seed,
+                [*template_stop, *stop],
+                grammar,
+                json_schema,
+                on_token,
+                cancel,
+            )
 
     def _generate(
         self,
@@ -177,6 +196,7 @@ class LLM:
         seed: int | None,
         stop: list[str],
         grammar: str | None,
+        json_schema: Mapping[str, object] | None,
         on_token: TokenCallback | None,
         cancel: threading.Event | None,
     ) -> Completion:
@@ -203,11 +223,16 @@ class LLM:
             kw["seed"] = seed
         if grammar:
             kw["grammar"] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+        elif json_schema is not None:
+            kw["grammar"] = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
         t0 = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
         finish = "stop"
-        stream = self._llama.create_completion(tokens, **kw)
+        stream = cast(
+            "Generator[CreateCompletionStreamResponse, None, None]",  # stream=True: a generator
+            self._llama.create_completion(tokens, **kw),
+        )
         try:
             for chunk in stream:
                 choice = chunk["choices"][0]
@@ -218,8 +243,8 @@ class LLM:
                     parts.append(piece)
                     if on_token:
                         on_token(piece)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
+                if reason := choice.get("finish_reason"):
+                    finish = reason
                 if cancel is not None and cancel.is_set():
                     finish = "cancelled"
                     break
@@ -230,12 +255,13 @@ class LLM:
         return Completion(text, len(tokens), n_out, time.perf_counter() - t0, first, finish)
 
 
-_LOADED: dict[tuple, LLM] = {}
+_LOADED: dict[tuple[str, int, int], LLM] = {}  # (model path, n_ctx, n_threads) -> the loaded model
 _LOAD_LOCK = threading.Lock()
 
 
-def load(model: ResolvedModel, n_ctx: int | None = None, n_threads: int | None = None,
-         check_memory: bool = True) -> LLM:  # fmt: skip
+def load(
+    model: ResolvedModel, n_ctx: int | None = None, n_threads: int | None = None, check_memory: bool = True
+) -> LLM:
     """The process-wide LLM for ``model`` with these load parameters.
 
     Only one model stays loaded: loading another frees the previous one, so switching models in a

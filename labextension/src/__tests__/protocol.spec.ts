@@ -57,6 +57,8 @@ describe('parseKernelMessage', () => {
     expect(parseKernelMessage([1])).toBeNull();
     expect(parseKernelMessage({ type: 'dance' })).toBeNull();
     expect(parseKernelMessage({ type: 'event', id: 'x' })).toBeNull();
+    expect(parseKernelMessage({ type: 'event', id: 'x', kind: 'error', data: {} })).toBeNull();
+    expect(parseKernelMessage({ type: 'event', id: 'x', kind: 'start', data: null })).toBeNull();
     expect(parseKernelMessage({ type: 'result', id: 'x', result: null })).toBeNull();
     expect(parseKernelMessage({ type: 'error', id: 'x' })).toBeNull();
     expect(parseKernelMessage({ type: 'hello', models: 'no' })).toBeNull();
@@ -117,29 +119,54 @@ describe('reduceRun', () => {
 
 describe('describeEvent', () => {
   it('shows failing runs with a trimmed traceback', () => {
-    const s = describeEvent('run', {
-      candidate: 0,
-      ok: false,
-      passed: 1,
-      total: 3,
-      failure: 'add(2, 2) == 5',
-      traceback: '\u001b[31mTraceback\u001b[0m\nAssertionError'
+    const s = describeEvent({
+      kind: 'run',
+      data: {
+        candidate: 0,
+        ok: false,
+        passed: 1,
+        total: 3,
+        loaded: true,
+        failure: 'add(2, 2) == 5',
+        weak: false,
+        traceback: '\u001b[31mTraceback\u001b[0m\nAssertionError'
+      }
     });
     expect(s?.ok).toBe(false);
     expect(s?.text).toBe('✗ 1/3 checks');
     expect(s?.detail).toBe('add(2, 2) == 5\nTraceback\nAssertionError');
   });
 
+  it('marks runs against the model-written tests', () => {
+    const s = describeEvent({
+      kind: 'run',
+      data: { candidate: 1, ok: true, passed: 2, total: 2, loaded: true, failure: '', weak: true, traceback: '' }
+    });
+    expect(s?.text).toBe('✓ 2/2 checks (model-written tests)');
+    expect(s?.detail).toBeUndefined();
+  });
+
   it('lists the plan sub-tasks', () => {
-    const s = describeEvent('plan', {
-      subtasks: [{ name: 'parse', signature: 'parse(s)', purpose: 'split', depends: [] }]
+    const s = describeEvent({
+      kind: 'plan',
+      data: { subtasks: [{ name: 'parse', signature: 'parse(s)', purpose: 'split', depends: [] }] }
     });
     expect(s?.text).toBe('plan: 1 sub-task');
     expect(s?.items).toEqual(['parse(s): split']);
   });
 
-  it('has no line for tokens', () => {
-    expect(describeEvent('token', { text: 'x' })).toBeNull();
+  it('lists the checks', () => {
+    const s = describeEvent({ kind: 'checks', data: { count: 2, sources: 'docstring', labels: ['f(1)', 'f(2)'] } });
+    expect(s?.text).toBe('checks: 2 (docstring)');
+    expect(s?.items).toEqual(['f(1)', 'f(2)']);
+    expect(describeEvent({ kind: 'checks', data: { count: 0, sources: '', labels: [] } })?.text).toBe(
+      'checks: none found'
+    );
+  });
+
+  it('has no line for tokens and prompts', () => {
+    expect(describeEvent({ kind: 'token', data: { text: 'x' } })).toBeNull();
+    expect(describeEvent({ kind: 'prompt', data: { text: 'Task: x' } })).toBeNull();
   });
 });
 
@@ -215,6 +242,11 @@ describe('helpers', () => {
 
 describe('done', () => {
   it('is shown as the result summary, not as a stage', () => {
-    expect(describeEvent('done', { summary: 's', passed: true })).toBeNull();
+    expect(
+      describeEvent({
+        kind: 'done',
+        data: { summary: 's', code: '', passed: null, tests_passed: 0, tests_total: 0 }
+      })
+    ).toBeNull();
   });
 });

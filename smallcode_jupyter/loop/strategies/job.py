@@ -1,0 +1,159 @@
+"""What every strategy works with: the job (one request being solved), its units and the best so far.
+
+A :class:`Job` holds only what the strategies share: the generator, the verifier (None: nothing
+runs), the result being filled in (usage, counts), the cancel flag and the event sink. Each
+strategy takes a job and the little else it needs, so none of them reaches back into the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ...context.pack import pack, render
+from ...context.types import ContextProvider, Snippet
+from ...models.llm import ChatModel, Message
+from .. import events as ev
+from ..checks import Check
+from ..code import stub_entry_point
+from ..events import EventSink, Request, Result, Usage
+from ..generate import Candidate, Generator, origin
+from ..imports import add_missing_imports
+from ..settings import LoopSettings
+from ..verify import Report, Verifier
+
+
+@dataclass
+class Tried:
+    """A candidate that ran, and its report."""
+
+    candidate: Candidate
+    report: Report
+
+
+@dataclass
+class Best:
+    """A strategy's answer: the chosen candidate and its report (None: nothing ran).
+
+    ``evidence`` is set when nothing stronger than the model's own tests exists: what they said
+    (evidence, not a verdict).
+    """
+
+    candidate: Candidate
+    report: Report | None = None
+    evidence: str = ""
+
+    @classmethod
+    def of(cls, tried: Tried, evidence: str = "") -> Best:
+        return cls(tried.candidate, tried.report, evidence)
+
+
+@dataclass
+class Unit:
+    """One (sub-)task being solved: its prompt, its checks, and what was already tried."""
+
+    task: str
+    entry: str | None
+    messages: list[Message]
+    checks: list[Check]
+    part: str = ""
+    snippets: list[Snippet] = field(default_factory=list)  # retrieved context shown to the model
+    seen: dict[str, Report] = field(default_factory=dict)
+
+    def finish(self, code: str) -> str:
+        """Add imports the code forgot for helpers it was shown (the 0.5B model often does)."""
+        return add_missing_imports(code, self.snippets) if self.snippets else code
+
+    @property
+    def stub(self) -> bool:
+        return bool(self.entry) and stub_entry_point(self.task) is not None
+
+
+class Job:
+    """One request while a strategy works on it."""
+
+    def __init__(
+        self,
+        llm: ChatModel,
+        settings: LoopSettings,
+        request: Request,
+        task: str,
+        emit: EventSink,
+        verifier: Verifier | None = None,
+        context: ContextProvider | None = None,
+    ) -> None:
+        self.llm, self.settings, self.request, self.task = llm, settings, request, task
+        self.emit, self.verifier, self.context = emit, verifier, context
+        self.result = Result(task, "", llm.name, None, usage=Usage())
+        self.n_candidates = request.candidates or settings.candidates
+        self.n_repairs = settings.max_iters if request.max_iters is None else request.max_iters
+        self.gen = Generator(llm, request.max_tokens or settings.max_tokens, settings.temperature)
+
+    @property
+    def usage(self) -> Usage:
+        return self.result.usage
+
+    @property
+    def cancelled(self) -> bool:
+        return self.request.cancel.is_set()
+
+    def context_for(self, query: str) -> tuple[str, list[Snippet]]:
+        """The user's context plus retrieved snippets that fit the budget (and those snippets)."""
+        req, provider = self.request, self.context
+        if not (req.use_context and provider is not None):
+            return req.context, []
+        snippets = pack(provider.retrieve(query), self.settings.context_budget, self.llm.count_tokens)
+        if snippets:
+            sources = [s.source for s in snippets]
+            self.result.sources.extend(s for s in sources if s not in self.result.sources)
+            self.emit(ev.Context(sources=tuple(sources)))
+        return "\n\n".join(t for t in (req.context.strip(), render(snippets)) if t), snippets
+
+    def verify(self, code: str, checks: Sequence[Check]) -> Report:
+        """Run ``code`` against ``checks`` in the sandbox."""
+        if self.verifier is None:
+            raise RuntimeError("nothing runs without a sandbox: check job.verifier first")
+        return self.verifier.run(code, checks)
+
+    def report(self, cand: Candidate, report: Report, weak: bool = False) -> None:
+        self.emit(
+            ev.Run(
+                candidate=cand.index,
+                ok=report.ok,
+                passed=report.passed,
+                total=report.total,
+                loaded=report.loaded,
+                failure=report.first_failure()[:300],
+                weak=weak,
+                traceback=report.failures[0].traceback if report.failures else "",
+            )
+        )
+
+    def check(self, unit: Unit, cand: Candidate, checks: list[Check] | None = None) -> Report:
+        """Run a candidate against the unit's checks (or ``checks``: the model's own, weak ones),
+        once per distinct code."""
+        weak = checks is not None
+        key = cand.code if not weak else f"model-tests\0{cand.code}"
+        if key in unit.seen:  # identical code: same verdict, no need to run it again
+            return unit.seen[key]
+        report = self.verify(cand.code, unit.checks if checks is None else checks)
+        unit.seen[key] = report
+        self.report(cand, report, weak)
+        return report
+
+    def candidate(self, unit: Unit, i: int) -> Candidate:
+        """Candidate ``i`` of the unit's fixed schedule; the greedy one is streamed."""
+        self.emit(ev.Generate(candidate=i, origin=origin(i, unit.stub), part=unit.part))
+        if i == 0:
+            self.emit(ev.Prompt(text=unit.messages[-1]["content"]))
+        self.result.candidates += 1
+        on_token = self.stream if i == 0 else None
+        cand = self.gen.candidates(
+            unit.messages, unit.task, unit.entry, i, 1, self.usage, on_token, self.request.cancel
+        )[0]
+        cand.code = unit.finish(cand.code)
+        return cand
+
+    def stream(self, text: str) -> None:
+        """Stream a piece of the greedy candidate to the sink."""
+        self.emit(ev.Token(text=text))
