@@ -34,9 +34,10 @@ def prepare() -> str | None:
     """Make sure ``USER`` exists; None when ``run()`` can be used, else why not (a skip reason)."""
     if os.geteuid() != 0:
         return f"runs as root only (to create and become the user {USER}); this is uid {os.geteuid()}"
-    for tool in ("runuser", "unshare"):
-        if shutil.which(tool) is None:
-            return f"{tool} (util-linux) is not installed"
+    if shutil.which("runuser") is None:
+        return "runuser (util-linux) is not installed"
+    if _view_script() and shutil.which("unshare") is None:
+        return f"{sys.executable} lies in a directory other users cannot enter, and unshare is missing"
     try:
         pwd.getpwnam(USER)
     except KeyError:

@@ -18,7 +18,7 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-# Sent by the kernel-side cap (kernel._CONFIGURE) in place of the stream text it dropped.
+# Sent by the kernel-side cap (inkernel/configure.py) in place of the stream text it dropped.
 DROPPED_MARK = "\x00SMALLCODE-DROPPED:%d\x00"
 _DROPPED = re.compile("\x00SMALLCODE-DROPPED:([0-9]{1,15})\x00")
 
