@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 
 from smallcode_jupyter.loop import plan_prompts
@@ -15,6 +16,7 @@ from smallcode_jupyter.loop.selftest import vote
 from smallcode_jupyter.loop.settings import LoopSettings
 from smallcode_jupyter.loop.strategies import Job, SelfTested, Unit
 from smallcode_jupyter.loop.verify import Verifier
+from smallcode_jupyter.models.llm import json_grammar
 from smallcode_jupyter.sandbox import Sandbox
 
 from .conftest import FakeLLM
@@ -308,6 +310,20 @@ def test_unusable_plan_falls_back_to_one_call(sandbox):
     p, _ = pipeline(['{"parts": []}', "x = 1\n```"], sandbox, decompose=True)
     r = p.run(Request(FLASK, run=False))
     assert r.subtasks == [] and r.code.strip() == "x = 1"
+
+
+def test_plan_schema_accepts_plans_and_keeps_the_old_grammars_language():
+    jsonschema.validate(PLAN, plan_prompts.SCHEMA)
+    for bad in (
+        {"parts": PLAN["parts"][:1]},
+        {"parts": [{**PLAN["parts"][0], "name": "9x"}] * 2},
+        {"parts": [{**PLAN["parts"][0], "purpose": "two\nlines"}] * 2},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, plan_prompts.SCHEMA)
+    grammar = json_grammar(plan_prompts.SCHEMA)  # what llama.cpp is given
+    assert "space ::= [ \\t\\n]{0,4}" in grammar  # indented JSON, as the 0.5B writes its plans
+    assert '::= [^"\\\\\\n]' in grammar  # one-line texts without quotes or escapes
 
 
 def test_plan_helpers():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -92,6 +93,21 @@ def estimate_memory(model: ResolvedModel, n_ctx: int) -> int:
     kv_heads = info.integer(f"{arch}.attention.head_count_kv", heads)
     kv = 2 * layers * n_ctx * (embd * kv_heads // heads) * 2
     return model.path.stat().st_size + kv + (150 << 20)
+
+
+# llama-cpp-python's JSON Schema converter (what ``LlamaGrammar.from_json_schema`` uses) allows at
+# most one space between JSON tokens; llama.cpp's own converter allows newlines and indentation.
+# Small models indent their JSON (the 0.5B's plans do), and forbidding that changes what they
+# write, so up to 4 whitespace characters are allowed, as the planner's hand-written grammar did.
+JSON_WHITESPACE = r"[ \t\n]{0,4}"
+
+
+def json_grammar(schema: Mapping[str, object]) -> str:
+    """The GBNF grammar of ``schema``: llama-cpp-python's conversion, whitespace as above."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    return re.sub(r"^space ::= .*$", lambda _: f"space ::= {JSON_WHITESPACE}", gbnf, count=1, flags=re.M)
 
 
 class LLM:
@@ -224,7 +240,7 @@ class LLM:
         if grammar:
             kw["grammar"] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
         elif json_schema is not None:
-            kw["grammar"] = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
+            kw["grammar"] = llama_cpp.LlamaGrammar.from_string(json_grammar(json_schema), verbose=False)
         t0 = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
