@@ -172,7 +172,12 @@ class Session:
         loaded = {m.name for m in self.loaded()}
         current = model_name(self.config.model)
         return [
-            ModelRow(p.name, p.params_b, "loaded" if p.name in loaded else availability(p, cache), p.name == current)
+            ModelRow(
+                p.name,
+                p.params_b,
+                "loaded" if p.name in loaded else availability(p, cache),
+                p.name == current,
+            )
             for p in PRESETS.values()
         ]
 
@@ -199,7 +204,9 @@ class Session:
             self._sandbox_key = key
         return self._sandbox
 
-    def sandbox_or_fallback(self, request: Request, warn: Callable[[str], None] | None = None) -> Sandbox | None:
+    def sandbox_or_fallback(
+        self, request: Request, warn: Callable[[str], None] | None = None
+    ) -> Sandbox | None:
         """The sandbox; if it cannot start, generate-only, but only when the user allowed that."""
         try:
             return self.sandbox()

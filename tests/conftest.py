@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from smallcode_jupyter.models.llm import Completion, Message
 from smallcode_jupyter.models.catalog import PRESETS
+from smallcode_jupyter.models.llm import Completion, Message
 
 
 class FakeLLM:

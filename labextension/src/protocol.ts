@@ -39,6 +39,7 @@ export interface IResult {
   cancelled: boolean;
   subtasks: string[];
   sources: string[];
+  evidence?: string; // when passed is null: what the model's own tests said
   summary: string;
 }
 
