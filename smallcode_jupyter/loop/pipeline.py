@@ -15,7 +15,7 @@ from ..context.types import ContextProvider
 from ..models.llm import ChatModel
 from . import events as ev
 from . import plan as planner
-from .checks import Check, extract_checks, user_checks
+from .checks import Check, dedupe, extract_checks, user_checks
 from .code import named_function, stub_entry_point
 from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError
 from .generate import task_messages
@@ -39,10 +39,7 @@ def gather_checks(task: str, context: str, entry: str | None) -> list[Check]:
     found += extract_checks(task, entry)
     if context.strip():
         found += extract_checks(context, entry)
-    unique: dict[str, Check] = {}
-    for c in found:
-        unique.setdefault(c.code, c)
-    return list(unique.values())
+    return dedupe(found)
 
 
 def validate(request: Request) -> str:
