@@ -25,6 +25,8 @@ from .models.store import ModelError, Progress, ResolvedModel
 from .sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
+    from .context.index import ProjectIndex, UpdateStats
+    from .context.retriever import Hit
     from .models.llm import LLM
     from .sandbox import Sandbox
 
@@ -245,7 +247,9 @@ class Session:
         """Rebuild the retriever on next use (after indexing, or a corpus change)."""
         self._retriever = None
 
-    def index(self, path: Path, rebuild: bool = False, embedder: str = "minilm") -> tuple[Any, Any]:
+    def index(
+        self, path: Path, rebuild: bool = False, embedder: str = "minilm"
+    ) -> tuple[ProjectIndex, UpdateStats]:
         """Index (or update) the folder ``path`` with a progress bar; returns (index, stats).
 
         Raises FileNotFoundError for a missing folder. The retriever is rebuilt on next use.
@@ -262,20 +266,21 @@ class Session:
         self._retriever = None
         return ix, stats
 
-    def hits(self, query: str, k: int = 8) -> list[Any]:
+    def hits(self, query: str, k: int = 8) -> list[Hit]:
         """What retrieval would give the model for ``query``, best first, with why each was chosen."""
-        retriever = self.retriever()
-        hits = getattr(retriever, "hits", None)
-        return list(hits(query, k)) if hits is not None else []
+        from .context.retriever import Retriever
 
-    def search(self, query: str, path: Path, k: int = 5, embedder: str = "minilm") -> list[Any]:
+        retriever = self.retriever()  # a custom provider gives snippets, not explained hits
+        return retriever.hits(query, k) if isinstance(retriever, Retriever) else []
+
+    def search(self, query: str, path: Path, k: int = 5, embedder: str = "minilm") -> list[Hit]:
         """What retrieval finds for ``query`` in the folder ``path`` alone, indexing it first if
         needed, whatever its size (``smallcode search``); the session's own retriever is untouched."""
         from .context.embedder import get_embedder
         from .context.retriever import Retriever
 
         retriever = Retriever(path, embedder=get_embedder(embedder), auto_index_limit=10**9)
-        return list(retriever.hits(query, k))
+        return retriever.hits(query, k)
 
     def corpora(self) -> list[tuple[Path, bool]]:
         """The registered corpora and whether each is indexed."""
@@ -283,7 +288,7 @@ class Session:
 
         return [(p, (corpus_store(p) / "manifest.json").exists()) for p in list_corpora()]
 
-    def add_corpus(self, path: str) -> tuple[Path, Any]:
+    def add_corpus(self, path: str) -> tuple[Path, UpdateStats]:
         """Register and index a corpus folder; returns (its path, index stats)."""
         from .context.corpus import add_corpus, corpus_store
         from .context.embedder import get_embedder
