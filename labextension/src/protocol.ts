@@ -43,7 +43,7 @@ export interface IResult {
   summary: string;
 }
 
-/** Messages the kernel sends (see panel_comm.py). */
+/** Messages the kernel sends (see smallcode_jupyter/panel/protocol.py). */
 export type KernelMessage =
   | {
       type: 'hello';
