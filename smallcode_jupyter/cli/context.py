@@ -23,14 +23,8 @@ def add_parser(sub: Subparsers) -> None:
         help="index a folder for retrieval (incremental; .smallcode/ inside it)",
         description="Index a folder for retrieval; only files changed since the last run are embedded.",
     )
-    i.add_argument("path", nargs="?", default=".", type=Path, help="the folder (default: the current one)")
+    _add_folder(i)
     i.add_argument("--rebuild", action="store_true", help="discard the stored index and embed everything")
-    i.add_argument(
-        "--embedder",
-        choices=EMBEDDERS,
-        default="minilm",
-        help="minilm (semantic, default) or hash (lexical, no torch)",
-    )
     i.set_defaults(func=cmd_index)
     s = sub.add_parser(
         "search",
@@ -38,16 +32,21 @@ def add_parser(sub: Subparsers) -> None:
         description="Show what retrieval finds in a folder for a query: score, file:line, symbol, why.",
     )
     s.add_argument("query", help="the query, e.g. a task or a helper's name")
-    s.add_argument("path", nargs="?", default=".", type=Path, help="the folder (default: the current one)")
+    _add_folder(s)
     s.add_argument("-k", type=int, default=5, help="how many snippets (default: %(default)s)")
     s.add_argument("--full", action="store_true", help="print whole snippets, not previews")
-    s.add_argument(
+    s.set_defaults(func=cmd_search)
+
+
+def _add_folder(p: argparse.ArgumentParser) -> None:
+    """The folder argument and the embedder choice that ``index`` and ``search`` share."""
+    p.add_argument("path", nargs="?", default=".", type=Path, help="the folder (default: the current one)")
+    p.add_argument(
         "--embedder",
         choices=EMBEDDERS,
         default="minilm",
         help="minilm (semantic, default) or hash (lexical, no torch)",
     )
-    s.set_defaults(func=cmd_search)
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -154,6 +154,14 @@ class Job:
         cand.code = unit.finish(cand.code)
         return cand
 
+    def greedy(self, unit: Unit) -> tuple[Candidate, Tried | None]:
+        """The greedy candidate, and its run against the unit's checks (None when nothing runs
+        or the request was stopped): how every single-unit strategy starts."""
+        first = self.candidate(unit, 0)
+        if self.verifier is None or self.cancelled:
+            return first, None
+        return first, Tried(first, self.check(unit, first))
+
     def stream(self, text: str) -> None:
         """Stream a piece of the greedy candidate to the sink."""
         self.emit(ev.Token(text=text))

@@ -25,10 +25,9 @@ class SelfTested:
 
     def solve(self) -> Best:
         job, unit = self.job, self.unit
-        first = job.candidate(unit, 0)
-        if job.verifier is None or job.cancelled:
+        first, best = job.greedy(unit)  # no checks: does it run?
+        if best is None:
             return Best(first)
-        best = Tried(first, job.check(unit, first))  # no checks: does it run?
         if not best.report.loaded or not unit.entry:
             return Best.of(repair(job, unit, best, job.n_repairs))  # only "does it run" to go by
         tests = write_tests(job.llm, unit.task, unit.entry, job.usage, cancel=job.request.cancel)

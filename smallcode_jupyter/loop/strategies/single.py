@@ -19,10 +19,9 @@ class Single:
 
     def solve(self) -> Best:
         job, unit = self.job, self.unit
-        first = job.candidate(unit, 0)
-        if job.verifier is None or job.cancelled:
+        first, best = job.greedy(unit)
+        if best is None:
             return Best(first)
-        best = Tried(first, job.check(unit, first))
         for i in range(1, job.n_candidates):
             if best.report.ok or job.cancelled:
                 return Best.of(best)
