@@ -71,6 +71,8 @@ class View:
                 if isinstance(event, ev.Prompt)
                 else event.traceback
                 if isinstance(event, ev.Run)
+                else event.description
+                if isinstance(event, ev.State)
                 else ""
             )
             if detail:
@@ -155,6 +157,16 @@ def _context(e: ev.Context) -> str:
 
 
 @describe.register
+def _state(e: ev.State) -> str:
+    line = f"• your variables: {', '.join(e.names) or 'none named'}"
+    if e.copied:
+        line += f" · copied to the sandbox: {len(e.copied)}"
+    if e.skipped:
+        line += " · not copied: " + "; ".join(e.skipped)
+    return line
+
+
+@describe.register
 def _checks(e: ev.Checks) -> str:
     return f"• checks: {e.count} ({e.sources})" if e.count else "• checks: none found"
 
@@ -184,6 +196,11 @@ def _done(e: ev.Done) -> str:
 def verdict_note(result: Result) -> str:
     """Say plainly what the code is worth when it is not a pass: the best failing attempt, or
     code that nothing stronger than the model's own tests has checked."""
+    if result.overwrites:
+        return (
+            f"Every candidate re-created your {', '.join(result.overwrites)} from made-up data; the "
+            "code is offered commented out so it cannot overwrite your data."
+        )
     if result.passed is None and result.evidence:
         return (
             f"Unverified ({result.evidence}): no tests or examples were given, so nothing shows "

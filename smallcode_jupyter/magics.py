@@ -69,6 +69,15 @@ _SESSION_TRAITS = (
     "allow_unisolated",
     "generate_only_fallback",
     "context_provider",
+    # per-request defaults, which the side panel's requests use too
+    "candidates",
+    "max_iters",
+    "max_tokens",
+    "run_tests",
+    "plan",
+    "use_context",
+    "live_state",
+    "state_max_mb",
 )
 
 
@@ -117,6 +126,14 @@ class SmallcodeMagics(Magics):
     context_provider = Unicode(
         "", help="'module:factory' returning your own ContextProvider; '' uses the built-in retriever."
     ).tag(config=True)
+    live_state = Bool(
+        True,
+        help="Show the model the notebook variables a task refers to, and test candidates on copies of "
+        "them in the sandbox (never on the originals).",
+    ).tag(config=True)
+    state_max_mb = Float(256.0, help="Variables larger than this (MB) are described to the model, not copied.").tag(
+        config=True
+    )
 
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         self.session = session if session is not None else Session(shell=shell)
@@ -134,6 +151,8 @@ class SmallcodeMagics(Magics):
         config = self.session.config
         if name == "cache_dir":
             config.cache_dir = Path(value) if value else None
+        elif name == "state_max_mb":
+            config.state_max_bytes = int(value * 2**20)
         elif name == "project_dir":
             if value != config.project_dir:
                 self.session.set_project(value)
@@ -158,17 +177,25 @@ class SmallcodeMagics(Magics):
     @argument("--no-insert", action="store_true", help="Do not put the code into the next cell.")
     @argument("--no-run", action="store_true", help="Generate only: do not run or test the code.")
     @argument("--no-plan", action="store_true", help="Never split the task into sub-tasks.")
+    @argument("--fix", action="store_true", help="Repair the last cell that raised (TASK: an optional hint).")
     @argument("--verbose", action="store_true", help="Show prompts and full tracebacks.")
     @line_cell_magic
     def smallcode(self, line: str, cell: str | None = None) -> None:
         """%%smallcode [options] TASK — write code for TASK; the cell body is optional context
-        (examples, tests, constraints). %smallcode status|model NAME|models|config|edge [on|off]|
-        index [PATH]|context "QUERY"|corpus add PATH|list|remove PATH.
+        (examples, tests, constraints). The notebook's variables the task names (``df``, ``sales``)
+        are described to the model and copied into the sandbox, where candidates are proven on
+        the copies; ``{name}`` in the line is replaced by the value of ``name`` (IPython's own
+        expansion; ``{{`` for a literal brace). %smallcode fix repairs the last cell that raised.
+        %smallcode status|model NAME|models|config|edge [on|off]|index [PATH]|context "QUERY"|
+        corpus add PATH|list|remove PATH|fix.
         """
         if cell is None:
             return self._line(line)
         opts, task = split_options(line)
         args = parse_argstring(self.smallcode, opts)
+        if args.fix:
+            self.fix_last(args, hint=task, context=cell)
+            return None
         if not task.strip():
             raise UsageError(
                 "%%smallcode needs a task, e.g. `%%smallcode write a function add(a, b)`; "
@@ -178,28 +205,42 @@ class SmallcodeMagics(Magics):
         return None
 
     def request(self, task: str, context: str, args: argparse.Namespace) -> Request:
-        """The loop's request for one cell: per-cell options first, then the traits."""
-        return Request(
-            task=task,
-            context=context,
-            max_iters=_first(args.max_iters, None if self.max_iters < 0 else self.max_iters),
-            candidates=_first(args.candidates, self.candidates or None),
-            max_tokens=_first(args.max_tokens, self.max_tokens or None),
-            run=self.run_tests and not args.no_run,
-            plan=self.plan and not args.no_plan,
-            timeout=_first(args.timeout, self.timeout),
-        )
+        """The loop's request for one cell: per-cell options first, then the traits (the
+        session's defaults, which the side panel uses too)."""
+        return self.session.request(task, context, **self._overrides(args))
+
+    def _overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {
+            "max_iters": args.max_iters,
+            "candidates": args.candidates,
+            "max_tokens": args.max_tokens,
+            "run": False if args.no_run else None,
+            "plan": False if args.no_plan else None,
+            "timeout": args.timeout,
+        }
+
+    def fix_last(self, args: argparse.Namespace, hint: str = "", context: str = "") -> Result | None:
+        """Repair the last cell that raised; the fixed cell is offered as the next cell."""
+        last = self.session.last_error()
+        if last is None:
+            print("smallcode: no cell has raised an error in this kernel yet; nothing to fix.", file=sys.stderr)
+            return None
+        request = self.session.fix_request(*last, **self._overrides(args))
+        request.context = "\n".join(t for t in (hint.strip(), context.strip()) if t)
+        return self.run_request(request, args)
 
     def run_cell_task(self, task: str, context: str, args: argparse.Namespace) -> Result | None:
         """Run the loop for one cell and show/insert the result.
 
         ``--model`` applies to this cell only: the session's model stays what it was.
         """
+        return self.run_request(self.request(task, context, args), args)
+
+    def run_request(self, request: Request, args: argparse.Namespace) -> Result | None:
         global _last_result
         from .display import View
 
         view = View(verbose=args.verbose or self.verbose)
-        request = self.request(task, context, args)
         try:
             result = self.session.run(request, view, model=args.model or None, use_retriever=self.use_context)
         except SessionBusy:
@@ -214,10 +255,7 @@ class SmallcodeMagics(Magics):
         _last_result = result
         view.finish(result)
         if self.insert and not args.no_insert and result.code.strip() and self.shell is not None:
-            code = result.code.rstrip() + "\n"
-            if result.passed is False:  # offered, but marked: it is only the best attempt
-                code = f"# smallcode: best attempt, still failing: {result.failure[:200]}\n" + code
-            self.shell.set_next_input(code, replace=False)
+            self.shell.set_next_input(cell_text(result), replace=False)
         return result
 
     # -- line subcommands -------------------------------------------------------------------------
@@ -232,6 +270,7 @@ class SmallcodeMagics(Magics):
             "index": self._index,
             "context": lambda query: commands.context(self.session, query),
             "corpus": lambda arg: commands.corpus(self.session, arg),
+            "fix": lambda hint: self.fix_last(parse_argstring(self.smallcode, ""), hint=hint),
         }
         handler = handlers.get(cmd or "status")
         if handler is None:
@@ -268,5 +307,15 @@ class SmallcodeMagics(Magics):
             self.project_dir = str(path.resolve())  # the sandbox binds it: restarted on next use
 
 
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None), None)
+def cell_text(result: Result) -> str:
+    """What goes into the next cell: the code, marked when it still fails; code that would
+    overwrite the user's variables with made-up data is commented out, so running the cell
+    cannot destroy them."""
+    code = result.code.rstrip() + "\n"
+    if result.overwrites:
+        names = ", ".join(result.overwrites)
+        body = "".join(f"# {line}" if line.strip() else line for line in code.splitlines(keepends=True))
+        return f"# smallcode: commented out: this code would overwrite your {names} with made-up data\n{body}"
+    if result.passed is False:  # offered, but marked: it is only the best attempt
+        return f"# smallcode: best attempt, still failing: {result.failure[:200]}\n" + code
+    return code

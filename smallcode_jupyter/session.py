@@ -10,6 +10,7 @@ worker thread and the cells share its model, its sandbox and its lock.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .context.types import ContextProvider
+from .context.types import ContextProvider, FailedCell
 from .loop.events import EventSink, Request, Result
 from .loop.settings import LoopSettings, settings_for_model
 from .models.catalog import DEFAULT_MODEL, PRESETS
@@ -69,6 +70,15 @@ class SessionConfig:
     generate_only_fallback: bool = False
     context_provider: str = ""  # 'module:factory' for a custom ContextProvider
     corpora: tuple[str, ...] = field(default_factory=tuple)
+    # Per-request defaults (the magics' traits): every front door's requests start from these.
+    candidates: int = 0  # 0: the model's preset
+    max_iters: int = -1  # -1: the model's preset
+    max_tokens: int = 0  # 0: the model's preset
+    run_tests: bool = True
+    plan: bool = True
+    use_context: bool = True
+    live_state: bool = True  # describe the notebook's variables and copy them into the sandbox
+    state_max_bytes: int = 256 * 2**20  # larger variables are described, not copied
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,25 @@ class Session:
         # Called with the new spec when set_model switches the model (the magics keep their
         # `model` trait in step when the side panel's picker switches it).
         self.model_watchers: list[Callable[[str], None]] = []
+        self._last_error: FailedCell | None = None
+        events = getattr(shell, "events", None)
+        if events is not None:
+            events.register("post_run_cell", self._after_cell)
+
+    def _after_cell(self, result: Any) -> None:
+        """Remember the last cell that raised (for ``%smallcode fix``); smallcode's own cells and
+        errors that stopped a cell before it ran (a syntax error) count too."""
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+        info = getattr(result, "info", None)
+        source = getattr(info, "raw_cell", "") or ""
+        if error is None or not source.strip() or source.lstrip().startswith(("%smallcode", "%%smallcode")):
+            return
+        self._last_error = FailedCell(source, format_error(error))
+
+    def last_error(self) -> tuple[str, str] | None:
+        """(source, traceback) of the last cell that raised in this kernel, if any."""
+        e = self._last_error
+        return (e.source, e.error) if e is not None else None
 
     # -- models ---------------------------------------------------------------------------------
     def resolve(self, spec: str | None = None, progress: Progress | None = None) -> ResolvedModel:
@@ -167,13 +196,14 @@ class Session:
         return resolved
 
     def models(self) -> list[ModelRow]:
-        """Every preset and its state here (loaded, cached, installable...)."""
+        """Every preset and its state here (loaded, cached, installable...), and the current
+        model first when it is not a preset (a .gguf path, an hf: spec)."""
         from .models.store import availability, default_cache_dir
 
         cache = self.config.cache_dir or default_cache_dir()
         loaded = {m.name for m in self.loaded()}
         current = model_name(self.config.model)
-        return [
+        rows = [
             ModelRow(
                 p.name,
                 p.params_b,
@@ -182,6 +212,12 @@ class Session:
             )
             for p in PRESETS.values()
         ]
+        if self.config.model.lower() not in PRESETS:
+            r = self.resolved()
+            params = (r.info.params_b or 0.0) if r is not None else 0.0
+            state = "loaded" if current in loaded else ("ready" if r is not None else "selected")
+            rows.insert(0, ModelRow(self.config.model, params, state, True))
+        return rows
 
     # -- sandbox --------------------------------------------------------------------------------
     def project(self) -> str:
@@ -315,6 +351,51 @@ class Session:
         self.config.project_dir = path
         self._retriever = None
 
+    # -- requests -------------------------------------------------------------------------------
+    def request(self, task: str, context: str = "", **overrides: Any) -> Request:
+        """A request for ``task`` with the session's defaults (the magics' traits); ``overrides``
+        (candidates, max_iters, max_tokens, run, plan, timeout, use_context) win when not None."""
+        c = self.config
+        values: dict[str, Any] = {
+            "candidates": c.candidates or None,
+            "max_iters": None if c.max_iters < 0 else c.max_iters,
+            "max_tokens": c.max_tokens or None,
+            "run": c.run_tests,
+            "plan": c.plan,
+            "timeout": c.timeout,
+            "use_context": c.use_context,
+        }
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"unknown request option(s): {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return Request(task=task, context=context, **values)
+
+    def fix_request(self, source: str, error: str, **overrides: Any) -> Request:
+        """A request to repair the cell ``source`` that raised ``error`` (its traceback; ANSI
+        colour codes are removed). The fixed cell is proven on copies of the user's variables."""
+        error = trim_traceback(error)
+        last = error.strip().splitlines()[-1] if error.strip() else "an error"
+        request = self.request(f"fix the cell that raised {last[:200]}", **{"plan": False, **overrides})
+        request.fix = FailedCell(source, error)
+        return request
+
+    def live_state(self, request: Request) -> None:
+        """Attach the notebook's live variables the request refers to (nothing without a shell,
+        or with ``live_state`` off)."""
+        if self.shell is None or not self.config.live_state or request.state is not None:
+            return
+        from .context.snapshot import snapshot
+
+        text = request.fix.source if request.fix is not None else request.task
+        request.state = snapshot(
+            self.shell,
+            text,
+            request.context,
+            max_bytes=self.config.state_max_bytes,
+            copy=request.run,
+        )
+
     # -- the loop -------------------------------------------------------------------------------
     def run(
         self,
@@ -347,6 +428,7 @@ class Session:
                     say("sandbox", "starting the sandbox kernel")
                 sandbox = self.sandbox_or_fallback(request, warn)
             provider = context if context is not None else (self.retriever() if use_retriever else None)
+            self.live_state(request)
             if say is not None:
                 say("running", "running")
             return Pipeline(llm, settings, sink=sink, sandbox=sandbox, context=provider).run(request)
@@ -369,6 +451,24 @@ class Session:
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def trim_traceback(text: str, limit: int = 2000) -> str:
+    """A traceback without colour codes and IPython's frames, cut to its last ``limit`` chars."""
+    text = _ANSI.sub("", text)
+    lines = [ln for ln in text.splitlines() if "site-packages/IPython/" not in ln]
+    text = "\n".join(lines).strip()
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def format_error(error: BaseException) -> str:
+    """The traceback of an exception a cell raised, trimmed for the model."""
+    import traceback
+
+    return trim_traceback("".join(traceback.format_exception(type(error), error, error.__traceback__)))
 
 
 __all__ = ["ModelError", "ModelRow", "SandboxError", "Session", "SessionBusy", "SessionConfig", "model_name"]

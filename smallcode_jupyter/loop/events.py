@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Union
 
+from ..context.types import FailedCell, LiveState
 from ..models.llm import Completion
 
 MAX_INPUT_CHARS = 64_000  # far beyond any small model's window; larger input is a mistake
@@ -47,6 +48,10 @@ class Request:
     timeout: float = 10.0  # seconds per sandbox execution
     budget: int = 0  # > 0: best-of sampling until this many tokens are spent, instead of the loop
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    # The notebook's live variables the task refers to: described to the model, and copied into
+    # the sandbox so candidates run on them (None: a plain task, e.g. the benchmarks').
+    state: LiveState | None = field(default=None, repr=False)
+    fix: FailedCell | None = None  # set: repair this cell that raised, rather than write new code
 
 
 # -- events -----------------------------------------------------------------------------------------
@@ -111,6 +116,18 @@ class Context(Event):
 
 
 @dataclass(frozen=True)
+class State(Event):
+    """The notebook's live variables the model sees, and which were copied into the sandbox."""
+
+    kind: ClassVar[str] = "state"
+    names: tuple[str, ...]
+    description: str
+    copied: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # "name: why it was not copied"
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Generate(Event):
     """A candidate is being generated (``part``: the plan part it is for, if any)."""
 
@@ -171,10 +188,13 @@ class Done(Event):
     passed: bool | None
     tests_passed: int
     tests_total: int
+    changed: tuple[str, ...] = ()  # the user's variables the code changes ("df (modified)")
 
 
 # Every kind, roughly in the order a run emits them.
-EVENTS: tuple[type[Event], ...] = (Start, Checks, Plan, Context, Generate, Prompt, Token, Run, Repair, Done)
+EVENTS: tuple[type[Event], ...] = (
+    *(Start, Checks, Plan, Context, State, Generate, Prompt, Token, Run, Repair, Done),
+)
 EVENT_TYPES: dict[str, type[Event]] = {e.kind: e for e in EVENTS}
 
 EventSink = Callable[[Event], None]
@@ -376,6 +396,8 @@ class Result:
     subtasks: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # file:line of the context used
     evidence: str = ""  # what the weak evidence said, e.g. "model-written tests: 2/5 agreed"
+    changed: list[str] = field(default_factory=list)  # user variables the code changes
+    overwrites: list[str] = field(default_factory=list)  # ...re-creating them from literal data
 
     def summary(self) -> str:
         """The one-line summary shown under the result."""
@@ -391,6 +413,8 @@ class Result:
             f"{self.usage.prompt_tokens}+{self.usage.completion_tokens} tokens",
             f"{self.seconds:.1f} s",
         ]
+        if self.changed:
+            parts.append("changes " + ", ".join(self.changed))
         if self.cancelled:
             parts.append("stopped")
         return " · ".join(parts)

@@ -26,9 +26,15 @@ class Candidate:
     index: int = 0
 
 
-def task_messages(task: str, context: str = "", plan: str = "", depends: str = "") -> list[Message]:
-    """The chat for generating ``task``; a function stub is completed rather than described."""
-    body = P.STUB.format(stub=task.rstrip()) if stub_entry_point(task) else P.TASK.format(task=task)
+def task_messages(
+    task: str, context: str = "", plan: str = "", depends: str = "", notebook: bool = False
+) -> list[Message]:
+    """The chat for generating ``task``; a function stub is completed rather than described.
+    ``notebook``: the task is about the notebook's variables (described in ``context``)."""
+    if stub_entry_point(task):
+        body = P.STUB.format(stub=task.rstrip())
+    else:
+        body = (P.NOTEBOOK_TASK if notebook else P.TASK).format(task=task)
     prefix = P.CONTEXT.format(context=context.strip()) if context.strip() else ""
     if plan:
         prefix += P.PLAN.format(plan=plan)

@@ -16,6 +16,15 @@ STUB = "Complete this Python function. Keep its name and signature.\n```python\n
 
 TASK = "Task: {task}"
 
+NOTEBOOK_TASK = (
+    "Task: {task}\n"
+    "Write the code of one notebook cell. The variables listed above already exist: use them "
+    "directly; do not define them again, load them or make up data. Put results in the names the "
+    "task gives."
+)
+
+FIX_TASK = "Task: make this notebook cell run without the error it raised."
+
 CONTEXT = "Context (examples, tests, constraints, helpers you may use):\n```\n{context}\n```\n\n"
 
 PLAN = "This is one part of a larger program:\n{plan}\n\n"

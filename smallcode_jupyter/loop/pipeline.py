@@ -19,6 +19,9 @@ from .checks import Check, dedupe, extract_checks, user_checks
 from .code import named_function, stub_entry_point
 from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError
 from .generate import task_messages
+from .generate_prompts import FIX_TASK
+from .notebook import describe_changes, notebook_checks
+from .repair import repair_messages
 from .settings import LoopSettings
 from .strategies import Best, BestOf, Job, Parts, SelfTested, Single, Strategy, Unit
 from .verify import Verifier
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from ..sandbox import Sandbox
 
 NO_TESTS = "ran without error; no tests"
+ON_STATE = "ran on copies of your variables without error; no tests"
+RUNS = Check("pass", "fix", "runs without the error")
 
 
 def _ignore(_event: Event) -> None:
@@ -86,11 +91,19 @@ class Pipeline:
         task = validate(request)
         self.emit(ev.Start(task=task, model=self.llm.name))
         sandbox = self.sandbox if request.run else None
-        verifier = Verifier(sandbox, min(request.timeout, 5.0)) if sandbox is not None else None
+        state = request.state
+        verifier = Verifier(sandbox, min(request.timeout, 5.0), state) if sandbox is not None else None
         job = Job(self.llm, self.settings, request, task, self.emit, verifier, self.context)
         try:
+            self.copy_state(request, verifier)
             entry = request.entry_point or stub_entry_point(task) or named_function(task)
+            if request.fix is not None:
+                entry = None
             checks = gather_checks(task, request.context, entry) if verifier else []
+            if verifier and job.notebook:
+                checks = dedupe([*checks, *notebook_checks(task, job.user_names)])
+            if verifier and request.fix is not None:
+                checks = [RUNS, *checks]
             if verifier:
                 sources = ", ".join(sorted({c.source for c in checks}))
                 labels = tuple(c.label for c in checks)[:20]
@@ -105,7 +118,7 @@ class Pipeline:
             if verifier is not None:
                 verifier.reset()  # the next request starts on the warm spare kernel
         result = job.result
-        conclude(result, best, verified=bool(checks))
+        conclude(result, best, verified=bool(checks), on_state=job.notebook)
         result.seconds = time.perf_counter() - t0
         result.cancelled = request.cancel.is_set()
         self.emit(
@@ -115,14 +128,49 @@ class Pipeline:
                 passed=result.passed,
                 tests_passed=result.tests_passed,
                 tests_total=result.tests_total,
+                changed=tuple(result.changed),
             )
         )
         return result
+
+    def copy_state(self, request: Request, verifier: Verifier | None) -> None:
+        """Copy the user's variables into the sandbox (when anything runs) and say what the
+        model sees of them."""
+        state = request.state
+        if state is None or not (state.names or state.blobs):
+            return
+        t0 = time.perf_counter()
+        skipped = dict(state.skipped)
+        copied: list[str] = []
+        if verifier is not None:
+            try:
+                copy = verifier.load_state()
+            except OSError as e:  # e.g. a full disk: run without the copies, and say so
+                copy = None
+                skipped.update({n: f"could not be copied: {e}" for n in state.blobs})
+            if copy is not None:
+                copied = copy.copied
+                skipped.update(copy.notes)
+        self.emit(
+            ev.State(
+                names=tuple(state.names),
+                description=state.description,
+                copied=tuple(copied),
+                skipped=tuple(f"{n}: {why}" for n, why in skipped.items()),
+                seconds=round(state.seconds + time.perf_counter() - t0, 3),
+            )
+        )
 
     def pick(self, job: Job, entry: str | None, checks: list[Check]) -> Strategy:
         """Best-of when the request has a budget; parts when the task splits into a usable plan;
         otherwise one unit, tested by the model itself when nothing else can test it."""
         request, task = job.request, job.task
+        if request.fix is not None:
+            fix = request.fix
+            context, snippets = job.context_for(fix.source)
+            task_block = FIX_TASK + (f"\n\nContext:\n```\n{context}\n```" if context else "")
+            messages = repair_messages(task_block, fix.source, fix.error, rewrite=False)
+            return Single(job, Unit(task, None, messages, checks, snippets=snippets))
         if request.budget > 0:
             # The benchmarks' baseline prompts with the task exactly as given (most HumanEval
             # prompts start with blank lines), as it always has: its counts stay comparable.
@@ -135,18 +183,19 @@ class Pipeline:
                 job.result.subtasks = [p.name for p in parts]
                 return Parts(job, parts, checks)
         unit = self.unit(job, entry, checks)
-        if job.verifier is not None and not checks:
+        if job.verifier is not None and not checks and not job.notebook:
             return SelfTested(job, unit)
-        return Single(job, unit)
+        return Single(job, unit)  # a notebook task: at least, it must run on the user's data
 
     def unit(self, job: Job, entry: str | None, checks: list[Check], task: str | None = None) -> Unit:
         """The whole task (``job.task`` unless given) as one unit, with its retrieved context."""
         task = job.task if task is None else task
         context, snippets = job.context_for(task)
-        return Unit(task, entry, task_messages(task, context), checks, snippets=snippets)
+        messages = task_messages(task, context, notebook=job.notebook)
+        return Unit(task, entry, messages, checks, snippets=snippets)
 
 
-def conclude(result: Result, best: Best, verified: bool) -> None:
+def conclude(result: Result, best: Best, verified: bool, on_state: bool = False) -> None:
     """Fill ``result`` from the strategy's answer.
 
     Only the user's or the task's own checks give a verdict. Without them, code that runs is
@@ -157,10 +206,12 @@ def conclude(result: Result, best: Best, verified: bool) -> None:
     r = best.report
     if r is None:
         return
+    result.changed = describe_changes(r.changed)
+    result.overwrites = list(r.overwrites)
     result.tests_passed, result.tests_total = r.passed, r.total
     if verified or not r.loaded:
         result.passed = r.ok
         result.failure = "" if r.ok else r.first_failure()
     else:
         result.passed = None
-        result.evidence = best.evidence or NO_TESTS
+        result.evidence = best.evidence or (ON_STATE if on_state else NO_TESTS)

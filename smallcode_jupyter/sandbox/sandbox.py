@@ -240,6 +240,35 @@ class Sandbox:
         A cancel with no run in progress is ignored."""
         self._cancel.set()
 
+    # -- files in ----------------------------------------------------------------------------------
+
+    def put_file(self, name: str, data: bytes) -> str:
+        """Write ``data`` to a file only the current kernel can see (its private run directory,
+        mode 0700) and return the file's path as the kernel sees it.
+
+        One way in: the kernel reads the file, nothing reads back through it. The file goes
+        with the kernel (``reset`` or a restart removes it); a kernel that is replaced before it
+        reads the file never sees it, so call this right before the ``run`` that reads it.
+        Raises OSError (e.g. a full disk) with nothing left behind.
+        """
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        with self._lock:
+            kernel = self._pool.current()
+            folder = kernel.rundir or kernel.workdir
+            path = os.path.join(folder, name)
+            part = path + ".part"
+            try:
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(part, path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
+                raise
+            return path
+
     # -- running -------------------------------------------------------------------------------
 
     def run(self, code: str, timeout: float | None = None) -> RunResult:

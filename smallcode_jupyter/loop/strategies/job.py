@@ -19,8 +19,9 @@ from ..code import stub_entry_point
 from ..events import EventSink, Request, Result, Usage
 from ..generate import Candidate, Generator, origin
 from ..imports import add_missing_imports
+from ..notebook import STATE_HEADER, invented_overwrites, overwrite_message
 from ..settings import LoopSettings
-from ..verify import Report, Verifier
+from ..verify import Failure, Report, Verifier
 
 
 @dataclass
@@ -88,6 +89,10 @@ class Job:
         self.n_candidates = request.candidates or settings.candidates
         self.n_repairs = settings.max_iters if request.max_iters is None else request.max_iters
         self.gen = Generator(llm, request.max_tokens or settings.max_tokens, settings.temperature)
+        state = request.state
+        self.user_names = state.user_names if state is not None else frozenset()
+        # A notebook task: about the user's live variables (described to the model), or a fix.
+        self.notebook = request.fix is not None or (state is not None and bool(state.names))
 
     @property
     def usage(self) -> Usage:
@@ -100,14 +105,16 @@ class Job:
     def context_for(self, query: str) -> tuple[str, list[Snippet]]:
         """The user's context plus retrieved snippets that fit the budget (and those snippets)."""
         req, provider = self.request, self.context
+        state = req.state.description.strip() if req.state is not None and req.state.names else ""
+        head = f"{STATE_HEADER}\n{state}" if state else ""
         if not (req.use_context and provider is not None):
-            return req.context, []
+            return "\n\n".join(t for t in (head, req.context.strip()) if t), []
         snippets = pack(provider.retrieve(query), self.settings.context_budget, self.llm.count_tokens)
         if snippets:
             sources = [s.source for s in snippets]
             self.result.sources.extend(s for s in sources if s not in self.result.sources)
             self.emit(ev.Context(sources=tuple(sources)))
-        return "\n\n".join(t for t in (req.context.strip(), render(snippets)) if t), snippets
+        return "\n\n".join(t for t in (head, req.context.strip(), render(snippets)) if t), snippets
 
     def verify(self, code: str, checks: Sequence[Check]) -> Report:
         """Run ``code`` against ``checks`` in the sandbox."""
@@ -136,7 +143,14 @@ class Job:
         key = cand.code if not weak else f"model-tests\0{cand.code}"
         if key in unit.seen:  # identical code: same verdict, no need to run it again
             return unit.seen[key]
-        report = self.verify(cand.code, unit.checks if checks is None else checks)
+        checks = unit.checks if checks is None else checks
+        overwritten = invented_overwrites(cand.code, self.user_names) if self.user_names else []
+        if overwritten:  # never offered: running it would replace the user's data with made-up data
+            failure = Failure("overwrites your data", overwrite_message(overwritten))
+            report = Report(0, len(checks), False, [failure], [False] * len(checks))
+            report.overwrites = overwritten
+        else:
+            report = self.verify(cand.code, checks)
         unit.seen[key] = report
         self.report(cand, report, weak)
         return report
