@@ -131,9 +131,9 @@ class SmallcodeMagics(Magics):
         help="Show the model the notebook variables a task refers to, and test candidates on copies of "
         "them in the sandbox (never on the originals).",
     ).tag(config=True)
-    state_max_mb = Float(256.0, help="Variables larger than this (MB) are described to the model, not copied.").tag(
-        config=True
-    )
+    state_max_mb = Float(
+        256.0, help="Variables larger than this (MB) are described to the model, not copied."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         self.session = session if session is not None else Session(shell=shell)
@@ -223,7 +223,9 @@ class SmallcodeMagics(Magics):
         """Repair the last cell that raised; the fixed cell is offered as the next cell."""
         last = self.session.last_error()
         if last is None:
-            print("smallcode: no cell has raised an error in this kernel yet; nothing to fix.", file=sys.stderr)
+            print(
+                "smallcode: no cell has raised an error in this kernel yet; nothing to fix.", file=sys.stderr
+            )
             return None
         request = self.session.fix_request(*last, **self._overrides(args))
         request.context = "\n".join(t for t in (hint.strip(), context.strip()) if t)

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from smallcode_jupyter.context.editor import EditorCells
-from smallcode_jupyter.loop.events import Done, Start, Token
+from smallcode_jupyter.context.editor import Combined, EditorCells
+from smallcode_jupyter.context.types import ContextProvider, Snippet
+from smallcode_jupyter.loop.events import Done, Request, Start, State, Token
 from smallcode_jupyter.loop.settings import LoopSettings
 from smallcode_jupyter.models.store import ModelError
 from smallcode_jupyter.panel import comm as panel_comm
 from smallcode_jupyter.panel.comm import PanelConnection, PanelTarget
-from smallcode_jupyter.panel.protocol import MAX_MESSAGE_CHARS, build_task
+from smallcode_jupyter.panel.protocol import MAX_MESSAGE_CHARS, BadMessage, build_task
 from smallcode_jupyter.panel.runner import Streamer, TaskRunner
 from smallcode_jupyter.session import ModelRow, Session, SessionConfig
 
@@ -70,10 +71,23 @@ class ScriptedSession(Session):
     """A real :class:`Session` (run lock, context choice, model switching) whose model is a
     FakeLLM: only resolving, loading and the sandbox are played."""
 
-    def __init__(self, llm: FakeLLM, fail: Exception | None = None) -> None:
+    def __init__(
+        self, llm: FakeLLM, fail: Exception | None = None, provider: ContextProvider | None = None
+    ) -> None:
         super().__init__(SessionConfig(model="fake"))
-        self.llm, self.fail = llm, fail
+        self.llm, self.fail, self.provider = llm, fail, provider
         self.prepared: list[str | None] = []
+        self.requests: list[Request] = []
+        self.contexts: list[ContextProvider | None] = []
+
+    def retriever(self) -> ContextProvider | None:
+        return self.provider  # no project index or embedder in these tests
+
+    def run(self, request, sink=None, *, model=None, context=None, use_retriever=True, say=None, warn=None):
+        self.requests.append(request)
+        self.contexts.append(context)
+        return super().run(request, sink, model=model, context=context, use_retriever=use_retriever,
+                           say=say, warn=warn)  # fmt: skip
 
     def resolve(self, spec=None, progress=None):
         if self.fail is not None:
@@ -349,11 +363,11 @@ def test_register_and_unregister_in_a_kernel_shell(shell):
 
 def test_the_active_cell_is_skipped_as_context_only_when_it_is_the_one_changed():
     plain = build_task({"id": "a", "task": "t", "cells": ["x = 1"], "active": 0})
-    assert plain.active is None and plain.request.use_context
+    assert plain.active is None and plain.fix is None
     change = build_task(
         {"id": "b", "task": "t", "cells": ["x = 1"], "active": 0, "cell": {"source": "x = 1"}}
     )
-    assert change.active == 0 and "x = 1" in change.request.context
+    assert change.active == 0 and "x = 1" in change.context and change.fix is None
 
 
 def test_panel_refuses_while_a_cell_runs_the_loop():
@@ -368,3 +382,200 @@ def test_panel_refuses_while_a_cell_runs_the_loop():
         session.run_lock.release()
     errors = comm.of_type("error")
     assert errors and "busy" in errors[0]["message"]
+
+
+# -- panel parity: the session's traits, retrieval, model and fix ---------------------------------
+
+
+class Listed:
+    """A ContextProvider with fixed snippets (a stand-in for the session's retriever)."""
+
+    def __init__(self, *snippets: Snippet, fail: bool = False) -> None:
+        self.snippets, self.fail = list(snippets), fail
+        self.queries: list[str] = []
+
+    def retrieve(self, query: str, k: int = 8) -> list[Snippet]:
+        self.queries.append(query)
+        if self.fail:
+            raise OSError("index is broken")
+        return self.snippets[:k]
+
+
+def test_the_kernel_traits_shape_a_panel_request_and_the_panel_overrides_them():
+    fake = FakeLLM([ADD, ADD])
+    session = ScriptedSession(fake)
+    # what `%config SmallcodeMagics.max_tokens = 77` etc. put in the session
+    session.config.max_tokens, session.config.candidates, session.config.timeout = 77, 2, 3.5
+    session.config.run_tests = False
+    _, comm = connect(session)
+    comm.deliver({"type": "run", "id": "t1", "task": "write add(a, b)"})  # no options: the traits
+    assert finished(comm)["type"] == "result"
+    request = session.requests[0]
+    assert (request.max_tokens, request.candidates, request.timeout, request.run) == (77, 2, 3.5, False)
+    assert fake.calls[0]["max_tokens"] == 77
+    comm.deliver(run_msg("t2", candidates=1, max_tokens=64, timeout=2))  # the panel's own choices win
+    assert finished(comm, "t2")["type"] == "result"
+    request = session.requests[1]
+    assert (request.candidates, request.max_tokens, request.timeout, request.run) == (1, 64, 2.0, False)
+
+
+def test_retrieval_merges_the_editor_cells_with_the_session_retriever():
+    fake = FakeLLM([ADD])
+    helper = "def add_numbers(xs):\n    return sum(xs)"
+    project = Listed(
+        Snippet("def add_pairs(ps):\n    return [a + b for a, b in ps]", "util.py:1", 0.8),
+        Snippet(helper, "In[2]:1", 0.7),  # the same cell, executed: said once
+    )
+    session = ScriptedSession(fake, provider=project)
+    _, comm = connect(session)
+    comm.deliver(run_msg(cells=["import math", helper], notebook="work.ipynb"))
+    assert finished(comm)["type"] == "result"
+    assert project.queries, "the session's retriever was not asked"
+    sources = next(m for m in comm.of_type("event") if m["kind"] == "context")["data"]["sources"]
+    assert sorted(sources) == ["util.py:1", "work.ipynb:cell 2:1"]
+    prompt = fake.calls[0]["messages"][-1]["content"]
+    assert "add_pairs" in prompt and prompt.count("def add_numbers") == 1
+
+
+def test_use_context_off_means_no_retrieval_at_all():
+    fake = FakeLLM([ADD])
+    project = Listed(Snippet("def add_pairs(ps): ...", "util.py:1", 0.9))
+    session = ScriptedSession(fake, provider=project)
+    session.config.use_context = False  # %config SmallcodeMagics.use_context = False
+    _, comm = connect(session)
+    comm.deliver(run_msg(cells=["def add_numbers(xs):\n    return sum(xs)"]))
+    assert finished(comm)["type"] == "result"
+    assert session.contexts == [None] and not project.queries
+    assert not [m for m in comm.of_type("event") if m["kind"] == "context"]
+
+
+def test_a_broken_retriever_costs_only_its_snippets():
+    class Broken(ScriptedSession):
+        def retriever(self) -> ContextProvider | None:
+            raise RuntimeError("no embedder")
+
+    fake = FakeLLM([ADD])
+    _, comm = connect(Broken(fake))
+    comm.deliver(run_msg(cells=["def add_numbers(xs):\n    return sum(xs)"]))
+    assert finished(comm)["type"] == "result"
+    said = [m["message"] for m in comm.of_type("status") if m["state"] == "context"]
+    assert any("no embedder" in m for m in said), said
+    assert "def add_numbers" in fake.calls[0]["messages"][-1]["content"]
+
+
+def test_a_run_without_a_pick_keeps_the_kernel_model_even_when_it_is_not_a_preset():
+    class Gguf(ScriptedSession):
+        def models(self) -> list[ModelRow]:
+            return [
+                ModelRow("mine", 0.1, "loaded", True),
+                ModelRow("smollm2-135m", 0.135, "installed", False),
+            ]
+
+    session = Gguf(FakeLLM([ADD]))
+    session.config.model = "/models/mine.gguf"  # %smallcode model /models/mine.gguf
+    _, comm = connect(session)
+    hello = comm.sent[0]
+    assert hello["model"] == "/models/mine.gguf"
+    assert hello["models"][0] == {"name": "mine", "params_b": 0.1, "state": "loaded", "current": True,
+                                  "spec": "/models/mine.gguf"}  # fmt: skip
+    assert hello["models"][1]["spec"] == "smollm2-135m" and not hello["models"][1]["current"]
+    comm.deliver(run_msg())  # the panel sends no model when the picker was not touched
+    assert finished(comm)["type"] == "result"
+    assert session.prepared == [None] and session.config.model == "/models/mine.gguf"
+
+
+def test_hello_carries_the_kernel_defaults_for_the_panel_placeholders():
+    session = ScriptedSession(FakeLLM())
+    session.config.candidates, session.config.max_iters = 3, 2
+    _, comm = connect(session)
+    defaults = comm.sent[0]["defaults"]
+    assert defaults["candidates"] == 3 and defaults["max_iters"] == 2
+    assert defaults["run_tests"] is True and defaults["use_context"] is True
+    comm.deliver({"type": "models"})
+    assert comm.sent[-1]["type"] == "models" and comm.sent[-1]["defaults"] == defaults
+
+
+def test_fix_goes_through_the_session_fix_request():
+    calls: list[tuple[str, str]] = []
+
+    class Spy(ScriptedSession):
+        def fix_request(self, source: str, error: str, **overrides: Any) -> Request:
+            calls.append((source, error))
+            return super().fix_request(source, error, **overrides)
+
+    fake = FakeLLM(["def f():\n    return 1\n```"])
+    session = Spy(fake)
+    session.config.max_tokens = 99
+    _, comm = connect(session)
+    error = "\x1b[31mNameError\x1b[0m: name 'x' is not defined"
+    comm.deliver({"type": "run", "id": "fix", "task": "", "fix": True, "candidates": 1, "run_tests": False,
+                  "cell": {"source": "def f():\n    return x", "error": error},
+                  "cells": ["def f():\n    return x"], "active": 0})  # fmt: skip
+    result = finished(comm, "fix")
+    assert result["type"] == "result" and "return 1" in result["result"]["code"]
+    assert calls == [("def f():\n    return x", error)]
+    assert session.requests[0].candidates == 1  # the panel's option on top of the fix request
+    prompt = fake.calls[0]["messages"][-1]["content"]
+    assert "return x" in prompt and "NameError" in prompt
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"fix": True, "cell": {"source": "f()"}}, "needs the cell's 'source' and its 'error'"),
+        ({"fix": True}, "needs the cell's 'source' and its 'error'"),
+        ({"fix": "yes", "task": "t"}, "'fix' must be bool"),
+        ({"task": "t", "timeout": 0}, "timeout must be between"),
+        ({"task": "t", "max_tokens": 3}, "max_tokens must be between"),
+    ],
+)
+def test_bad_fix_and_option_messages(data, words):
+    with pytest.raises(BadMessage, match=words.replace("(", r"\(")):
+        build_task({"id": "r", **data})
+
+
+def test_state_events_reach_the_panel_as_they_are():
+    sent: list[dict] = []
+    s = Streamer("t", sent.append)
+    s(
+        State(
+            names=("sales",),
+            description="sales: list of 3 dict",
+            copied=("sales",),
+            skipped=("f: open file",),
+        )
+    )
+    assert sent == [{"type": "event", "id": "t", "kind": "state", "data": {
+        "names": ["sales"], "description": "sales: list of 3 dict", "copied": ["sales"],
+        "skipped": ["f: open file"], "seconds": 0.0}}]  # fmt: skip
+
+
+def test_combined_ranks_each_provider_by_its_own_best_and_says_each_thing_once():
+    words = Listed(Snippet("def a(): pass", "nb:cell 1:1", 4.0), Snippet("def b(): pass", "nb:cell 2:1", 1.0))
+    vectors = Listed(
+        Snippet("def c(): pass", "p.py:1", 0.6),
+        Snippet("def a(): pass\n", "In[1]:1", 0.55),  # the cell again: dropped
+        Snippet("def d(): pass", "p.py:9", 0.3),
+    )
+    got = Combined([words, None, vectors]).retrieve("q")
+    assert [s.source for s in got] == ["nb:cell 1:1", "p.py:1", "p.py:9", "nb:cell 2:1"]
+    assert [s.source for s in Combined([words, vectors]).retrieve("q", k=2)] == ["nb:cell 1:1", "p.py:1"]
+    # the cell the task changes is in the request already; a chunk of it is not repeated either
+    kept = Combined([words, vectors], exclude=["def a(): pass\ndef b(): pass"]).retrieve("q")
+    assert [s.source for s in kept] == ["p.py:1", "p.py:9"]
+    assert Combined([Listed(fail=True), words]).retrieve("q")[0].source == "nb:cell 1:1"
+    assert Combined([]).retrieve("q") == []
+
+
+def test_the_live_state_the_model_saw_reaches_the_panel(shell):
+    fake = FakeLLM(["def total(rows):\n    return sum(r['amount'] for r in rows)\n```"])
+    session = ScriptedSession(fake)
+    session.shell = shell  # a kernel's session has the shell: the loop sees its variables
+    shell.run_cell("sales = [{'amount': 3}, {'amount': 4}]")
+    _, comm = connect(session)
+    comm.deliver(run_msg(task="write total(rows) that sums the amounts of the list sales"))
+    assert finished(comm)["type"] == "result"
+    state = next(m for m in comm.of_type("event") if m["kind"] == "state")["data"]
+    assert "sales" in state["names"] and "sales" in state["description"]
+    assert "amount" in fake.calls[-1]["messages"][-1]["content"]
+    assert shell.user_ns["sales"] == [{"amount": 3}, {"amount": 4}]

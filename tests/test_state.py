@@ -69,7 +69,9 @@ def test_a_candidate_that_mutates_the_interpreter_or_the_data_does_not_affect_th
         "user",
         "pristine",
     )
-    second = v.run("total = sum(s['amount'] for s in sales)", [check, Check("assert total == 350", "user", "total")])
+    second = v.run(
+        "total = sum(s['amount'] for s in sales)", [check, Check("assert total == 350", "user", "total")]
+    )
     assert second.ok, second.first_failure()
     assert second.changed == {}
     assert sales == [{"amount": 100}, {"amount": 250}]  # the user's object was never touched
@@ -98,7 +100,9 @@ def test_a_candidate_that_kills_its_process_or_hangs_is_contained(sandbox):
     v = Verifier(sandbox, 1.0, state=live({"x": 1}))
     died = v.run("import os\nos._exit(3)", [])
     assert not died.loaded and "exited" in died.first_failure()
-    hung = v.run("import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: time.sleep(0.1)", [])
+    hung = v.run(
+        "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: time.sleep(0.1)", []
+    )
     assert not hung.loaded and "longer than" in hung.first_failure()
     ok = v.run("y = x + 1", [Check("assert y == 2", "user", "y")])
     assert ok.ok
@@ -129,7 +133,9 @@ def test_a_cell_that_rebuilds_an_uncopyable_variable_is_rerun_in_the_sandbox(san
 # -- overwrites and named results -----------------------------------------------------------------
 def test_invented_data_for_a_user_variable_is_an_overwrite():
     users = {"sales", "df"}
-    assert invented_overwrites("sales = [{'amount': 100, 'region': 'north'}, {'amount': 5}]", users) == ["sales"]
+    assert invented_overwrites("sales = [{'amount': 100, 'region': 'north'}, {'amount': 5}]", users) == [
+        "sales"
+    ]
     assert invented_overwrites("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})", users) == ["df"]
     assert invented_overwrites("df = df[df.age > 30]", users) == []  # derived from the data
     assert invented_overwrites("totals = {'a': 1, 'b': 2}", users) == []  # not a user variable
@@ -171,7 +177,7 @@ def test_the_model_sees_the_variables_and_code_is_proven_on_the_copies(sandbox):
     assert "overwrites your data" in runs[0].failure
     assert "KeyError" in runs[1].failure
     assert result.passed is True and result.code.startswith("totals = {}")
-    assert [e for e in events if isinstance(e, ev.State)][0].copied == ("sales",)
+    assert next(e for e in events if isinstance(e, ev.State)).copied == ("sales",)
     assert result.changed == []
 
 

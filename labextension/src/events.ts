@@ -45,6 +45,18 @@ export interface IContextEvent {
   };
 }
 
+/** The notebook's live variables the model sees, and which were copied into the sandbox. */
+export interface IStateEvent {
+  kind: 'state';
+  data: {
+    names: string[];
+    description: string;
+    copied: string[];
+    skipped: string[];
+    seconds: number;
+  };
+}
+
 /** A candidate is being generated (`part`: the plan part it is for, if any). */
 export interface IGenerateEvent {
   kind: 'generate';
@@ -105,6 +117,7 @@ export interface IDoneEvent {
     passed: boolean | null;
     tests_passed: number;
     tests_total: number;
+    changed: string[];
   };
 }
 
@@ -114,6 +127,7 @@ export type PipelineEvent =
   | IChecksEvent
   | IPlanEvent
   | IContextEvent
+  | IStateEvent
   | IGenerateEvent
   | IPromptEvent
   | ITokenEvent
@@ -131,6 +145,7 @@ export const EVENT_KINDS: ReadonlyArray<EventKind> = [
   'checks',
   'plan',
   'context',
+  'state',
   'generate',
   'prompt',
   'token',

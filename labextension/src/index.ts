@@ -56,7 +56,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.fix, {
       label: 'Fix this error with smallcode',
-      isEnabled: () => tracker.activeCell?.model.type === 'code',
+      caption: 'Repair the cell that raised (the active one, else the last) with smallcode',
+      isEnabled: () => panel.canFix(),
       execute: () => {
         app.shell.activateById(panel.id);
         panel.fixActiveCell();
@@ -74,6 +75,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     if (palette) {
       palette.addItem({ command: CommandIDs.open, category: 'smallcode' });
+      palette.addItem({ command: CommandIDs.fix, category: 'smallcode' });
     }
     void labShell;
   }

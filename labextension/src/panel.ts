@@ -17,18 +17,26 @@ import { Widget } from '@lumino/widgets';
 
 import {
   buildRunMessage,
-  cellError,
+  changedNote,
   COMM_TARGET,
+  countPlaceholder,
+  fixTarget,
+  IDefaults,
+  IFixTarget,
   IModelInfo,
+  IModelOption,
   IRunView,
   KernelMessage,
   lineDiff,
   LOADED_EXPRESSION,
-  modelLabel,
+  modelForRun,
+  modelOptions,
   newRun,
   parseCount,
   parseKernelMessage,
-  reduceRun
+  reduceRun,
+  selectedModel,
+  shortModel
 } from './protocol';
 
 type Connection =
@@ -79,6 +87,7 @@ export class SmallcodePanel extends Widget {
     this._build();
     tracker.currentChanged.connect(() => this._follow(), this);
     tracker.activeCellChanged.connect(() => this._renderFixButton(), this);
+    NotebookActions.executed.connect(this._onExecuted, this);
     this._follow();
   }
 
@@ -87,13 +96,19 @@ export class SmallcodePanel extends Widget {
     this._task.focus();
   }
 
-  /** Fill the task box for "Fix this error" on the active cell, and run it. */
+  /** "Fix this error": send the failing cell (the active one, else the last that raised) and
+   * its error to the kernel, which repairs it like any task (`Session.fix_request`). */
   fixActiveCell(): void {
-    this._changeCell.checked = true;
-    this._submit(true);
+    this._fix();
+  }
+
+  /** Is there a cell with an error that "Fix this error" would repair? */
+  canFix(): boolean {
+    return this._fixTarget() !== null;
   }
 
   dispose(): void {
+    NotebookActions.executed.disconnect(this._onExecuted, this);
     this._closeComm();
     super.dispose();
   }
@@ -112,12 +127,16 @@ export class SmallcodePanel extends Widget {
     this._task.addEventListener('keydown', e => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
-        this._submit(false);
+        this._submit();
       }
     });
     this._model = h('select', {
       class: 'jp-smallcode-model',
-      title: 'Model (presets and their state)'
+      title: 'Model (the kernel’s current one, and the presets with their state)'
+    });
+    // Only an explicit pick switches the kernel's model; untouched, the picker follows it.
+    this._model.addEventListener('change', () => {
+      this._picked = this._model.value;
     });
     this._maxIters = h('input', {
       class: 'jp-smallcode-iters',
@@ -125,7 +144,7 @@ export class SmallcodePanel extends Widget {
       min: '0',
       max: '10',
       placeholder: 'preset',
-      title: 'Repair rounds (empty: the model preset decides)'
+      title: 'Repair rounds (empty: the kernel’s %config, else the model preset)'
     });
     this._candidates = h('input', {
       class: 'jp-smallcode-candidates',
@@ -133,13 +152,16 @@ export class SmallcodePanel extends Widget {
       min: '1',
       max: '10',
       placeholder: 'preset',
-      title: 'Candidates per task (empty: the model preset decides)'
+      title: 'Candidates per task (empty: the kernel’s %config, else the model preset)'
     });
     this._runTests = h('input', { type: 'checkbox', class: 'jp-smallcode-runtests' });
     this._runTests.checked = true;
+    this._runTests.addEventListener('change', () => {
+      this._runTestsTouched = true;
+    });
     this._changeCell = h('input', { type: 'checkbox', class: 'jp-smallcode-change' });
     this._runButton = h('button', { class: 'jp-smallcode-run-button jp-mod-styled jp-mod-accept' }, 'Run');
-    this._runButton.addEventListener('click', () => this._submit(false));
+    this._runButton.addEventListener('click', () => this._submit());
     this._stopButton = h('button', { class: 'jp-smallcode-stop-button jp-mod-styled jp-mod-warn' }, 'Stop');
     this._stopButton.addEventListener('click', () => this._stop());
     this._fixButton = h('button', { class: 'jp-smallcode-fix-button jp-mod-styled' }, 'Fix this error');
@@ -346,14 +368,12 @@ export class SmallcodePanel extends Widget {
   private _onMessage(msg: KernelMessage): void {
     switch (msg.type) {
       case 'hello':
-        this._models = msg.models;
-        this._currentModel = msg.model;
+        this._setModels(msg.models, msg.model, msg.defaults);
         this._kernelBusy = msg.busy;
         this._setConnection('connected');
         return;
       case 'models':
-        this._models = msg.models;
-        this._currentModel = msg.model;
+        this._setModels(msg.models, msg.model, msg.defaults);
         this._render();
         return;
       case 'status':
@@ -381,6 +401,34 @@ export class SmallcodePanel extends Widget {
     this._scheduleRender();
   }
 
+  private _setModels(models: IModelInfo[], current: string, defaults?: IDefaults): void {
+    this._models = models;
+    this._currentModel = current;
+    this._defaults = defaults ?? this._defaults;
+    const options = modelOptions(models, current);
+    if (this._picked !== null && options.some(o => o.current && o.value === this._picked)) {
+      this._picked = null; // the pick is the kernel's model now: follow the kernel again
+    }
+  }
+
+  /** A cell ran in the followed notebook: remember a failure (for Fix), refresh the models
+   * (a `%smallcode model` cell switches the kernel's model) and the kernel's defaults. */
+  private _onExecuted(
+    _sender: unknown,
+    args: { notebook: unknown; cell: { model: { id: string } }; success: boolean }
+  ): void {
+    if (!this._nb || args.notebook !== this._nb.content) {
+      return;
+    }
+    if (!args.success) {
+      this._lastFailed = args.cell.model.id;
+    }
+    if (this._conn === 'connected') {
+      this._requestModels();
+    }
+    this._renderFixButton();
+  }
+
   private _requestModels(): void {
     try {
       this._comm?.send({ type: 'models' });
@@ -391,48 +439,94 @@ export class SmallcodePanel extends Widget {
 
   private _finishRun(run: IRunView): void {
     if (run.result) {
-      this._currentModel = run.result.model || this._currentModel;
       this._items.unshift({ task: run.task, summary: run.result.summary, code: run.result.code });
       this._items = this._items.slice(0, 50);
     }
   }
 
   // -- actions -----------------------------------------------------------------------------------
-  private _submit(fix: boolean): void {
+  private _canSend(): boolean {
     this._showError('');
     if (this._conn !== 'connected' || !this._comm) {
       this._showError('smallcode is not loaded in this kernel: click "Load smallcode" first');
-      return;
+      return false;
     }
     if (this._run && !this._run.finished) {
       this._showError('a task is running: stop it or wait');
+      return false;
+    }
+    return true;
+  }
+
+  private _submit(): void {
+    if (!this._canSend()) {
       return;
     }
     const nb = this._nb;
     const task = this._task.value.trim();
-    const active = nb?.content.activeCell ?? null;
-    const source = active?.model.sharedModel.getSource() ?? '';
-    const error = active && active.model.type === 'code' ? cellError((active.model as any).outputs.toJSON()) : '';
-    if (!task && !(fix && error)) {
+    if (!task) {
       this._showError('say what the code should do');
       this._task.focus();
       return;
     }
-    const sendCell = fix || this._changeCell.checked;
+    const active = nb?.content.activeCell ?? null;
+    const change = this._changeCell.checked && !!active;
+    const source = active?.model.sharedModel.getSource() ?? '';
+    this._send(task, task, {
+      cell: change ? { source } : null,
+      active: nb ? nb.content.activeCellIndex : null,
+      target: change && active ? { cellId: active.model.id, source } : null
+    });
+  }
+
+  /** Send the failing cell and its error: the kernel builds the repair request itself. */
+  private _fix(): void {
+    if (!this._canSend()) {
+      return;
+    }
+    const target = this._fixTarget();
+    const cell = target ? this._nb?.content.widgets[target.index] : undefined;
+    if (!target || !cell) {
+      this._showError('no cell with an error to fix: run the cell first');
+      return;
+    }
+    this._send('', `Fix this error (cell ${target.index + 1})`, {
+      cell: { source: target.source, error: target.error },
+      active: target.index,
+      fix: true,
+      target: { cellId: cell.model.id, source: target.source }
+    });
+  }
+
+  private _send(
+    task: string,
+    title: string,
+    opts: {
+      cell: { source: string; error?: string } | null;
+      active: number | null;
+      fix?: boolean;
+      target: { cellId: string; source: string } | null;
+    }
+  ): void {
+    const nb = this._nb;
+    if (!this._comm) {
+      return;
+    }
     const cells = nb ? nb.content.widgets.map(c => (c.model.type === 'code' ? c.model.sharedModel.getSource() : '')) : [];
     const id = `t${Date.now().toString(36)}${++this._counter}`;
     const msg = buildRunMessage(id, task, {
-      model: this._model.value || undefined,
+      model: modelForRun(this._options(), this._picked),
       maxIters: parseCount(this._maxIters.value, 0, 10),
       candidates: parseCount(this._candidates.value, 1, 10),
-      runTests: this._runTests.checked,
+      runTests: this._runTestsTouched ? this._runTests.checked : undefined,
       cells,
       notebook: nb?.context.path.split('/').pop() ?? 'notebook',
-      active: nb ? nb.content.activeCellIndex : null,
-      cell: sendCell && active ? { source, error: fix ? error : '' } : null
+      active: opts.active,
+      cell: opts.cell,
+      fix: opts.fix
     });
-    this._run = newRun(id, task || 'Fix this error');
-    this._runCell = sendCell && active ? { source } : null;
+    this._run = newRun(id, title);
+    this._runCell = opts.target;
     this._replaced = null;
     try {
       this._comm.send(msg);
@@ -465,10 +559,18 @@ export class SmallcodePanel extends Widget {
     }
   }
 
+  /** The cell Replace changes: the one the run was about (changed or fixed), else the active one. */
+  private _replaceTarget() {
+    const nb = this._nb;
+    const id = this._runCell?.cellId;
+    const cell = id ? nb?.content.widgets.find(c => c.model.id === id) : nb?.content.activeCell;
+    return cell ?? null;
+  }
+
   private _replaceActive(code: string): void {
-    const cell = this._nb?.content.activeCell;
+    const cell = this._replaceTarget();
     if (!cell) {
-      this._showError('no active cell');
+      this._showError(this._runCell ? 'the cell of this task is gone' : 'no active cell');
       return;
     }
     this._replaced = { cellId: cell.model.id, source: cell.model.sharedModel.getSource() };
@@ -531,7 +633,7 @@ export class SmallcodePanel extends Widget {
       'not-loaded': 'smallcode not loaded',
       'loading-ext': 'loading smallcode…',
       connecting: 'connecting…',
-      connected: `model ${this._currentModel}`,
+      connected: `model ${shortModel(this._currentModel)}`,
       unsupported: 'not an IPython kernel'
     };
     parts.push(conn[this._conn] + (this._connDetail ? ` (${this._connDetail})` : ''));
@@ -539,6 +641,7 @@ export class SmallcodePanel extends Widget {
       parts.push(`busy: ${this._modelState}`);
     }
     this._status.textContent = parts.join(' · ');
+    this._status.title = this._currentModel ? `model: ${this._currentModel}` : '';
     this.node.dataset.connection = this._conn;
   }
 
@@ -561,26 +664,56 @@ export class SmallcodePanel extends Widget {
     this._stopButton.disabled = !ready || !running;
   }
 
+  private _options(): IModelOption[] {
+    return modelOptions(this._models, this._currentModel);
+  }
+
   private _renderModels(): void {
-    const key = JSON.stringify([this._models, this._currentModel]);
+    const d = this._defaults;
+    this._maxIters.placeholder = countPlaceholder(d?.max_iters, -1);
+    this._candidates.placeholder = countPlaceholder(d?.candidates, 0);
+    if (d && !this._runTestsTouched) {
+      this._runTests.checked = d.run_tests;
+    }
+    const key = JSON.stringify([this._models, this._currentModel, this._picked]);
     if (key === this._modelsKey) {
       return;
     }
     this._modelsKey = key;
-    const chosen = this._model.value || this._currentModel;
+    const options = this._options();
+    const chosen = selectedModel(options, this._picked);
     this._model.replaceChildren(
-      ...this._models.map(m => {
-        const o = h('option', { value: m.name }, modelLabel(m, this._currentModel));
-        o.selected = m.name === chosen;
+      ...options.map(m => {
+        const o = h('option', { value: m.value }, m.label);
+        o.selected = m.value === chosen;
         return o;
       })
     );
+    this._model.value = chosen;
+  }
+
+  /** The cell "Fix this error" would repair (see {@link fixTarget}). */
+  private _fixTarget(): IFixTarget | null {
+    const nb = this._nb;
+    if (!nb) {
+      return null;
+    }
+    const widgets = nb.content.widgets;
+    const cells = widgets.map(c =>
+      c.model.type === 'code'
+        ? { source: c.model.sharedModel.getSource(), outputs: (c.model as any).outputs.toJSON() }
+        : null
+    );
+    const failed = this._lastFailed ? widgets.findIndex(c => c.model.id === this._lastFailed) : -1;
+    return fixTarget(cells, nb.content.activeCellIndex, failed >= 0 ? failed : null);
   }
 
   private _renderFixButton(): void {
-    const cell = this._nb?.content.activeCell;
-    const error = cell && cell.model.type === 'code' ? cellError((cell.model as any).outputs.toJSON()) : '';
-    this._fixButton.style.display = error ? '' : 'none';
+    const target = this._fixTarget();
+    this._fixButton.style.display = target ? '' : 'none';
+    this._fixButton.title = target
+      ? `Repair cell ${target.index + 1}: ${target.error.split('\n').pop()}`
+      : '';
     this._fixButton.disabled = this._conn !== 'connected' || (!!this._run && !this._run.finished);
   }
 
@@ -605,6 +738,16 @@ export class SmallcodePanel extends Widget {
       if (s.detail) {
         li.append(h('pre', { class: 'jp-smallcode-traceback' }, s.detail));
       }
+      if (s.description) {
+        li.append(
+          h(
+            'details',
+            { class: 'jp-smallcode-description' },
+            h('summary', {}, 'what the model sees'),
+            h('pre', {}, s.description)
+          )
+        );
+      }
       stages.append(li);
     }
     v.append(stages);
@@ -620,6 +763,10 @@ export class SmallcodePanel extends Widget {
     const r = run.result;
     const code = r.code;
     v.append(h('div', { class: `jp-smallcode-summary ${r.passed === false ? 'jp-mod-fail' : 'jp-mod-ok'}` }, r.summary));
+    const changed = changedNote(r);
+    if (changed) {
+      v.append(h('div', { class: 'jp-smallcode-changed', role: 'note' }, changed));
+    }
     const pre = h('pre', { class: 'jp-smallcode-code cm-s-jupyter' });
     pre.dataset.code = code;
     pre.textContent = code;
@@ -634,11 +781,15 @@ export class SmallcodePanel extends Widget {
       for (const d of lineDiff(this._runCell.source, code)) {
         diff.append(h('div', { class: d.op === '+' ? 'jp-mod-add' : d.op === '-' ? 'jp-mod-del' : '' }, `${d.op} ${d.text}`));
       }
-      v.append(h('div', { class: 'jp-smallcode-diff-title' }, 'Diff against the active cell'), diff);
+      v.append(h('div', { class: 'jp-smallcode-diff-title' }, 'Diff against the cell'), diff);
     }
     const insert = h('button', { class: 'jp-smallcode-insert jp-mod-styled jp-mod-accept' }, 'Insert below');
     insert.addEventListener('click', () => this._insertBelow(code));
-    const replace = h('button', { class: 'jp-smallcode-replace jp-mod-styled' }, 'Replace active cell');
+    const replace = h(
+      'button',
+      { class: 'jp-smallcode-replace jp-mod-styled', title: 'Replace the cell this task changes (else the active cell); Undo puts it back' },
+      this._runCell ? 'Replace the cell' : 'Replace active cell'
+    );
     replace.addEventListener('click', () => this._replaceActive(code));
     const copy = h('button', { class: 'jp-smallcode-copy jp-mod-styled' }, 'Copy');
     copy.addEventListener('click', () => Clipboard.copyToSystem(code));
@@ -666,7 +817,7 @@ export class SmallcodePanel extends Widget {
       const rerun = h('button', { class: 'jp-smallcode-rerun jp-mod-styled', title: 'Run this task again' }, 'Re-run');
       rerun.addEventListener('click', () => {
         this._task.value = item.task;
-        this._submit(false);
+        this._submit();
       });
       list.append(h('li', {}, h('span', { class: 'jp-smallcode-history-task' }, item.task), h('span', { class: 'jp-smallcode-history-summary' }, item.summary), rerun));
     }
@@ -683,10 +834,14 @@ export class SmallcodePanel extends Widget {
   private _kernelBusy: string | null = null;
   private _modelState = '';
   private _models: IModelInfo[] = [];
+  private _defaults: IDefaults | null = null;
+  private _picked: string | null = null; // an explicit pick in the model picker
+  private _runTestsTouched = false;
+  private _lastFailed: string | null = null; // the id of the last cell that raised
   private _modelsKey = '';
   private _currentModel = '';
   private _run: IRunView | null = null;
-  private _runCell: { source: string } | null = null;
+  private _runCell: { cellId: string; source: string } | null = null;
   private _replaced: { cellId: string; source: string } | null = null;
   private _items: IHistoryItem[] = [];
   private _counter = 0;

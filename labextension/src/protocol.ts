@@ -22,6 +22,20 @@ export interface IModelInfo {
   name: string;
   params_b?: number;
   state: string;
+  spec?: string; // what the kernel resolves (a preset name, a .gguf path, hf:...); default: name
+  current?: boolean; // the kernel's model now
+}
+
+/** The kernel's per-request defaults (its `%config SmallcodeMagics` traits; 0 / -1: the preset). */
+export interface IDefaults {
+  candidates: number;
+  max_iters: number;
+  max_tokens: number;
+  timeout: number;
+  run_tests: boolean;
+  plan: boolean;
+  use_context: boolean;
+  live_state: boolean;
 }
 
 export interface IResult {
@@ -40,6 +54,7 @@ export interface IResult {
   subtasks: string[];
   sources: string[];
   evidence?: string; // when passed is null: what the model's own tests said
+  changed?: string[]; // the user's variables the code changes ("df (modified)")
   summary: string;
 }
 
@@ -50,9 +65,15 @@ export type KernelMessage =
       version: string;
       model: string;
       models: IModelInfo[];
+      defaults?: IDefaults;
       busy: string | null;
     }
-  | { type: 'models'; model: string; models: IModelInfo[] }
+  | {
+      type: 'models';
+      model: string;
+      models: IModelInfo[];
+      defaults?: IDefaults;
+    }
   | { type: 'accepted'; id: string }
   | { type: 'stopping'; id: string }
   | { type: 'status'; id: string; state: string; message: string }
@@ -115,16 +136,20 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
   return msg as KernelMessage;
 }
 
-/** Options the panel sends with a task. */
+/**
+ * Options the panel sends with a task. What is left out the kernel takes from its session (the
+ * `%config` traits, then the model's preset), so the panel and `%%smallcode` cells agree.
+ */
 export interface IRunOptions {
-  model?: string;
+  model?: string; // only an explicit pick: it switches the kernel's model
   maxIters?: number | null;
   candidates?: number | null;
-  runTests: boolean;
+  runTests?: boolean; // undefined: the kernel's run_tests trait
   cells?: string[];
   notebook?: string;
   active?: number | null;
   cell?: { source: string; error?: string } | null;
+  fix?: boolean; // repair `cell`, which raised `cell.error` ("Fix this error")
 }
 
 /** The `run` message for the kernel (unset options are left to the model's preset). */
@@ -136,9 +161,14 @@ export function buildRunMessage(
   const msg: Record<string, any> = {
     type: 'run',
     id,
-    task: task.trim(),
-    run_tests: opts.runTests
+    task: task.trim()
   };
+  if (opts.runTests !== undefined) {
+    msg.run_tests = opts.runTests;
+  }
+  if (opts.fix) {
+    msg.fix = true;
+  }
   if (opts.model) {
     msg.model = opts.model;
   }
@@ -178,8 +208,9 @@ export interface IStage {
   kind: string;
   text: string;
   ok?: boolean;
-  detail?: string;
+  detail?: string; // a failure: shown as a trimmed traceback
   items?: string[];
+  description?: string; // what the model was shown (the live state), folded by default
 }
 
 // eslint-disable-next-line no-control-regex
@@ -225,6 +256,20 @@ const STAGES: StageRenderers = {
       kind: 'context',
       text: `context: ${sources.length} snippet${sources.length === 1 ? '' : 's'}`,
       items: sources
+    };
+  },
+  state: d => {
+    const names = Array.isArray(d.names) ? d.names.map(String) : [];
+    const copied = Array.isArray(d.copied) ? d.copied.length : 0;
+    const skipped = Array.isArray(d.skipped) ? d.skipped.map(String) : [];
+    const copies = copied ? ` (${copied} copied into the sandbox)` : '';
+    return {
+      kind: 'state',
+      text: names.length
+        ? `live variables: ${names.join(', ')}${copies}`
+        : 'live variables: none referenced',
+      items: skipped.length ? skipped.map(s => `not copied: ${s}`) : undefined,
+      description: d.description ? String(d.description) : undefined
     };
   },
   generate: d => ({
@@ -387,9 +432,116 @@ export function cellError(outputs: ReadonlyArray<Record<string, any>>): string {
   return '';
 }
 
+/** What a picker option sends back to the kernel: the model's spec (a preset's name, a path). */
+export function modelValue(m: IModelInfo): string {
+  return m.spec || m.name;
+}
+
+/** Is `m` the kernel's model? (`current` is the kernel's model spec, as hello/models carry it.) */
+export function isCurrentModel(m: IModelInfo, current: string): boolean {
+  if (m.current !== undefined) {
+    return m.current;
+  }
+  return m.name === current || modelValue(m) === current;
+}
+
+/** A model spec as a short name: a file path's file name (an hf: spec's too), else as is. */
+export function shortModel(spec: string): string {
+  return /[\\/]/.test(spec) ? spec.split(/[\\/]/).pop() || spec : spec;
+}
+
 /** A label for a model in the picker. */
 export function modelLabel(m: IModelInfo, current: string): string {
   const size = m.params_b ? ` ${m.params_b.toFixed(2)}B` : '';
-  const mark = m.name === current ? ' (current)' : '';
-  return `${m.name}${size} — ${m.state}${mark}`;
+  const mark = isCurrentModel(m, current) ? ' (current)' : '';
+  return `${shortModel(m.name)}${size} — ${m.state}${mark}`;
+}
+
+/** One option of the model picker. */
+export interface IModelOption {
+  value: string;
+  label: string;
+  current: boolean;
+}
+
+/**
+ * The picker's options: the kernel's rows, and its current model too when the kernel did not
+ * list it (an older kernel lists presets only): the picker must be able to show what runs.
+ */
+export function modelOptions(models: ReadonlyArray<IModelInfo>, current: string): IModelOption[] {
+  const out = models.map(m => ({
+    value: modelValue(m),
+    label: modelLabel(m, current),
+    current: isCurrentModel(m, current)
+  }));
+  if (current && !out.some(o => o.current)) {
+    out.unshift({ value: current, label: `${shortModel(current)} (current)`, current: true });
+  }
+  return out;
+}
+
+/** The option to select: the user's pick while it is listed, else the kernel's current model. */
+export function selectedModel(options: ReadonlyArray<IModelOption>, picked: string | null): string {
+  if (picked !== null && options.some(o => o.value === picked)) {
+    return picked;
+  }
+  const cur = options.find(o => o.current);
+  return cur ? cur.value : options.length ? options[0].value : '';
+}
+
+/**
+ * The model a run asks for: only a model the user picked and that is not the kernel's current
+ * one. Undefined keeps the kernel's model, whatever it is (a `%smallcode model path.gguf` too):
+ * a Run with the picker untouched never switches the kernel's model.
+ */
+export function modelForRun(
+  options: ReadonlyArray<IModelOption>,
+  picked: string | null
+): string | undefined {
+  if (picked === null) {
+    return undefined;
+  }
+  const o = options.find(x => x.value === picked);
+  return o && !o.current ? o.value : undefined;
+}
+
+/** A number box's placeholder: the kernel's value of that trait, or the preset's when unset. */
+export function countPlaceholder(value: number | undefined, unset: number): string {
+  return value === undefined || value === unset ? 'preset' : `${value} (kernel)`;
+}
+
+/** The line under a result that says which of the user's variables the code changes. */
+export function changedNote(result: IResult): string | null {
+  const changed = Array.isArray(result.changed) ? result.changed.map(String) : [];
+  return changed.length ? `Changes your variables: ${changed.join(', ')}` : null;
+}
+
+/** A cell the panel can offer to fix: its index, source and error text. */
+export interface IFixTarget {
+  index: number;
+  source: string;
+  error: string;
+}
+
+/**
+ * The cell "Fix this error" repairs: the active cell if its outputs hold an error, else the
+ * last cell that raised in this notebook (run with Shift+Enter, the active cell has moved on)
+ * if it still shows its error. `cells` are the notebook's code cells' sources and outputs.
+ */
+export function fixTarget(
+  cells: ReadonlyArray<{ source: string; outputs: ReadonlyArray<Record<string, any>> } | null>,
+  active: number,
+  lastFailed: number | null
+): IFixTarget | null {
+  for (const i of [active, lastFailed]) {
+    if (i === null || i < 0 || i >= cells.length) {
+      continue;
+    }
+    const cell = cells[i];
+    const error = cell ? cellError(cell.outputs) : '';
+    if (cell && error) {
+      return { index: i, source: cell.source, error };
+    }
+  }
+  return null;
 }

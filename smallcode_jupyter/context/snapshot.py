@@ -101,12 +101,13 @@ def _defining_cell(name: str, cells: Sequence[str]) -> str | None:
             continue
         for node in tree.body:
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.With | ast.For):
-                bound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                bound = {
+                    n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
                 if name in bound:
                     return src
-            elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
-                if name in _node_names(node):
-                    return src
+            elif name in _node_names(node):
+                return src
     return None
 
 
@@ -169,7 +170,9 @@ def snapshot(
             break
         if name in wanted or isinstance(value, types.ModuleType):
             continue
-        notebook_defined = isinstance(value, type | types.FunctionType) and getattr(value, "__module__", "") == "__main__"
+        notebook_defined = (
+            isinstance(value, type | types.FunctionType) and getattr(value, "__module__", "") == "__main__"
+        )
         if notebook_defined or 0 < estimate_size(value) <= SMALL:
             wanted.append(name)
     blobs: dict[str, bytes] = {}
@@ -184,7 +187,9 @@ def snapshot(
             continue
         size = estimate_size(value)
         if size > max_bytes:
-            skipped[name] = f"{_mb(size)} is over the {_mb(max_bytes)} copy limit (state_max_bytes); described only"
+            skipped[name] = (
+                f"{_mb(size)} is over the {_mb(max_bytes)} copy limit (state_max_bytes); described only"
+            )
             continue
         try:
             blobs[name] = copy_value(value, max_bytes)

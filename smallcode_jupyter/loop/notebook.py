@@ -32,18 +32,22 @@ _TYPES = (
 _NAME = r"`?([A-Za-z_][A-Za-z0-9_]*)`?"
 _RESULT_PATTERNS = (
     # "into a dict counts", "as a new DataFrame adults", "in a variable total"
-    re.compile(rf"\b(?:into|in|as|to)\s+(?:an?\s+|the\s+)?(?:new\s+)?{_TYPES}\s+(?:named\s+|called\s+)?{_NAME}", re.I),
+    re.compile(
+        rf"\b(?:into|in|as|to)\s+(?:an?\s+|the\s+)?(?:new\s+)?{_TYPES}\s+(?:named\s+|called\s+)?{_NAME}", re.I
+    ),
     # "a DataFrame named adults", "a function called clean"
     re.compile(rf"\b(?:named|called)\s+{_NAME}", re.I),
     # "store/save/assign/put ... in/into/as/to `top3`": only with backticks or a digit/underscore
-    re.compile(r"\b(?:store|save|assign|put|keep)\w*\b[^.;\n]{0,60}?\b(?:in|into|as|to)\s+`([A-Za-z_]\w*)`", re.I),
-    re.compile(r"\b(?:store|save|assign|put|keep)\w*\b[^.;\n]{0,60}?\b(?:in|into|as|to)\s+([A-Za-z_]*[_0-9]\w*)\b", re.I),
+    re.compile(
+        r"\b(?:store|save|assign|put|keep)\w*\b[^.;\n]{0,60}?\b(?:in|into|as|to)\s+`([A-Za-z_]\w*)`", re.I
+    ),
+    re.compile(
+        r"\b(?:store|save|assign|put|keep)\w*\b[^.;\n]{0,60}?\b(?:in|into|as|to)\s+([A-Za-z_]*[_0-9]\w*)\b",
+        re.I,
+    ),
 )
 _NOT_NAMES = frozenset(
-    """a an the of with by from for where that which and or it its each every new place order one two
-    three ascending descending rows columns values keys items them this these those their
-    dict dictionary list dataframe series array set tuple variable string str int integer float number
-    count table frame function counter mapping result results output""".split()
+    ["a", "an", "the", "of", "with", "by", "from", "for", "where", "that", "which", "and", "or", "it", "its", "each", "every", "new", "place", "order", "one", "two", "three", "ascending", "descending", "rows", "columns", "values", "keys", "items", "them", "this", "these", "those", "their", "dict", "dictionary", "list", "dataframe", "series", "array", "set", "tuple", "variable", "string", "str", "int", "integer", "float", "number", "count", "table", "frame", "function", "counter", "mapping", "result", "results", "output"]
 )
 
 
@@ -77,9 +81,10 @@ def notebook_checks(task: str, user_names: Iterable[str]) -> list[Check]:
 def _literal_data(node: ast.AST) -> bool:
     """A display of constants ([...], {...}, (...)) somewhere in ``node``: data typed in."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.List | ast.Tuple | ast.Set) and any(isinstance(e, ast.Constant) for e in ast.walk(sub)):
-            if len(sub.elts) >= 2 or any(isinstance(e, ast.Dict | ast.List | ast.Tuple) for e in sub.elts):
-                return True
+        if isinstance(sub, ast.List | ast.Tuple | ast.Set) and any(
+            isinstance(e, ast.Constant) for e in ast.walk(sub)
+        ) and (len(sub.elts) >= 2 or any(isinstance(e, ast.Dict | ast.List | ast.Tuple) for e in sub.elts)):
+            return True
         if isinstance(sub, ast.Dict) and sub.keys and any(isinstance(v, ast.Constant) for v in ast.walk(sub)):
             return True
     return False

@@ -147,7 +147,7 @@ class Pipeline:
                 copy = verifier.load_state()
             except OSError as e:  # e.g. a full disk: run without the copies, and say so
                 copy = None
-                skipped.update({n: f"could not be copied: {e}" for n in state.blobs})
+                skipped.update(dict.fromkeys(state.blobs, f"could not be copied: {e}"))
             if copy is not None:
                 copied = copy.copied
                 skipped.update(copy.notes)

@@ -92,7 +92,7 @@ class Verifier:
         keep = [*state.blobs, *state.imports, *state.reruns]
         have = self._load("", keep)
         if have is None:
-            copy.notes = {n: "the sandbox kernel did not answer" for n in keep}
+            copy.notes = dict.fromkeys(keep, "the sandbox kernel did not answer")
             return copy
         held = have["have"]
         wanted = {n: b for n, b in state.blobs.items() if held.get(n) != state.fingerprints.get(n)}
@@ -108,7 +108,7 @@ class Verifier:
             path = self.sandbox.put_file("state.pickle", pickle.dumps(payload, protocol=5))
             have = self._load(path, keep)
             if have is None:
-                copy.notes = {n: "the sandbox kernel died while loading it" for n in keep}
+                copy.notes = dict.fromkeys(keep, "the sandbox kernel died while loading it")
                 return copy
         copy.sent = sorted(wanted)
         copy.notes = dict(have["notes"])
@@ -118,7 +118,9 @@ class Verifier:
 
     def _load(self, path: str, keep: list[str]) -> dict[str, dict[str, str]] | None:
         setup = "" if self._installed else HARNESS_SOURCE
-        r = self.sandbox.run(f"{setup}\n{LOAD}({path!r}, {keep!r}, {MARK!r})", timeout=max(60.0, self.check_timeout))
+        r = self.sandbox.run(
+            f"{setup}\n{LOAD}({path!r}, {keep!r}, {MARK!r})", timeout=max(60.0, self.check_timeout)
+        )
         if MARK not in r.stdout:
             self._installed = False
             return None

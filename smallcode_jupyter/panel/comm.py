@@ -8,14 +8,42 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..session import Session
-from .protocol import COMM_TARGET, BadMessage, Message, _get, build_task, check_size
+from .protocol import COMM_TARGET, BadMessage, Message, _get, build_task, check_size, jsonable
 from .runner import TaskRunner
+
+# The session's per-request defaults (the magics' traits) the panel shows as its placeholders.
+DEFAULTS = (
+    "candidates",
+    "max_iters",
+    "max_tokens",
+    "timeout",
+    "run_tests",
+    "plan",
+    "use_context",
+    "live_state",
+)
 
 
 def models_message(session: Session) -> Message:
-    """The session's model and every preset's state, as ``hello`` and ``models`` carry them."""
-    rows = [{"name": r.name, "params_b": r.params_b, "state": r.state} for r in session.models()]
-    return {"model": session.config.model, "models": rows}
+    """The session's model, the models to pick from and the per-request defaults, as ``hello``
+    and ``models`` carry them.
+
+    Each row has the ``spec`` to send back to switch to it: the current model's is the session's
+    own spec (a .gguf path, ``hf:...``), which its name (a file's stem) would not resolve.
+    """
+    config = session.config
+    rows = [
+        {
+            "name": r.name,
+            "params_b": r.params_b,
+            "state": r.state,
+            "current": r.current,
+            "spec": config.model if r.current else r.name,
+        }
+        for r in session.models()
+    ]
+    defaults = {name: getattr(config, name) for name in DEFAULTS if hasattr(config, name)}
+    return {"model": config.model, "models": rows, "defaults": jsonable(defaults)}
 
 
 class PanelConnection:

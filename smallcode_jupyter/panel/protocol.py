@@ -3,13 +3,18 @@
 Protocol (``data`` of each comm message; every message has a ``type``):
 
 panel → kernel
-    ``hello``                        → ``hello`` (version, model, models, busy task id)
-    ``models``                       → ``models``
-    ``run`` {id, task, model?, max_iters?, candidates?, run_tests?, plan?,
-             cells?, notebook?, active?, context?, cell? {source, error?}}
+    ``hello``                        → ``hello`` (version, model, models, defaults, busy task id)
+    ``models``                       → ``models`` (model, models, defaults)
+    ``run`` {id, task, model?, max_iters?, candidates?, max_tokens?, timeout?, run_tests?, plan?,
+             cells?, notebook?, active?, context?, cell? {source, error?}, fix?}
                                      → ``accepted``, ``status``…, ``event``…, then ``result``
                                        or ``error`` (with the id)
     ``stop`` {id?}                   → ``stopping``; the loop stops at its next check
+
+A ``run`` builds its request through the kernel's session (``Session.request``, or
+``Session.fix_request`` for ``fix``), so what the panel leaves out is what ``%config
+SmallcodeMagics`` says, as for a ``%%smallcode`` cell; ``model`` is sent only when the user picked
+one, and switches the kernel's model. ``defaults`` are those traits, for the panel's placeholders.
 kernel → panel
     ``event`` {id, kind, data}       one loop event (tokens batched, see :class:`.runner.Streamer`)
     ``status`` {id, state, message}  model preparing/loading/ready, sandbox starting, running, idle
@@ -24,15 +29,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..loop.events import Request, Result
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 COMM_TARGET = "smallcode"
 MAX_MESSAGE_CHARS = 2_000_000  # a notebook's cells as the editor has them; more is refused
 MAX_TASK_CHARS = 20_000
 MAX_ITERS_RANGE = (0, 10)
 CANDIDATES_RANGE = (1, 10)
+MAX_TOKENS_RANGE = (16, 8192)
+TIMEOUT_RANGE = (0.5, 600.0)
 
 Message = dict[str, Any]
 Send = Callable[[Message], None]
@@ -44,14 +54,32 @@ class BadMessage(ValueError):
 
 @dataclass
 class Task:
-    """A validated ``run`` message: the loop's request plus what the panel sent with it."""
+    """A validated ``run`` message: what the panel asked for, before the session makes it a
+    request (:meth:`build`), so the kernel's traits fill in what the panel left out."""
 
     id: str
-    request: Request
-    model: str | None  # None: the session's model
+    text: str  # the user's words ('' for a fix without any)
+    model: str | None  # None: the session's model (only an explicit pick names one)
+    context: str = ""  # what the request carries besides retrieval (the cell being changed...)
+    overrides: dict[str, Any] = field(default_factory=dict)  # per-task options the panel set
     cells: list[str] = field(default_factory=list)  # the editor's code cells, for context
     notebook: str = "notebook"
     active: int | None = None  # the cell being changed (already in the request's context)
+    source: str = ""  # that cell's code
+    fix: tuple[str, str] | None = None  # (source, error) of a cell to repair
+    request: Request = field(default_factory=lambda: Request(task=""))  # set by build()
+
+    def build(self, session: Session) -> Request:
+        """The loop's request, from the session as a ``%%smallcode`` cell's is: its traits, then
+        the options the panel sent (a fix: ``Session.fix_request``, as ``%smallcode fix``)."""
+        if self.fix is not None:
+            request = session.fix_request(*self.fix, **self.overrides)
+            # the user's words about the fix are a hint, as for `%smallcode fix HINT`
+            request.context = "\n".join(t for t in (self.text, self.context.strip()) if t)
+        else:
+            request = session.request(self.text, self.context, **self.overrides)
+        self.request = request
+        return request
 
 
 def _get(
@@ -84,51 +112,62 @@ def check_size(data: Any) -> None:
         raise BadMessage(f"message too large (more than {MAX_MESSAGE_CHARS} characters)")
 
 
-def _in_range(data: dict[str, Any], name: str, bounds: tuple[int, int]) -> int | None:
-    value: int | None = _get(data, name, int)
+def _in_range(
+    data: dict[str, Any], name: str, bounds: tuple[float, float], kind: type | tuple[type, ...] = int
+) -> Any:
+    value = _get(data, name, kind)
     if value is not None and not bounds[0] <= value <= bounds[1]:
         raise BadMessage(f"{name} must be between {bounds[0]} and {bounds[1]}")
     return value
 
 
 def build_task(data: dict[str, Any]) -> Task:
-    """Validate a ``run`` message into a :class:`Task` (raises :class:`BadMessage`)."""
+    """Validate a ``run`` message into a :class:`Task` (raises :class:`BadMessage`).
+
+    ``fix`` (or, from older panels, a ``cell`` with an ``error`` and no task) repairs that cell;
+    a ``cell`` without ``fix`` is the cell the task changes. Options left out stay with the
+    session: only what the panel set is an override.
+    """
     task_id = _get(data, "id", str, required=True)
     text = _get(data, "task", str, "").strip()
     cell = _get(data, "cell", dict, {})
     source = _get(cell, "source", str, "")
     error = _get(cell, "error", str, "")
-    if not text and not (source and error):
+    fix = bool(_get(data, "fix", bool, False)) or bool(source.strip() and error.strip() and not text)
+    if fix and not (source.strip() and error.strip()):
+        raise BadMessage("a fix needs the cell's 'source' and its 'error'")
+    if not text and not fix:
         raise BadMessage("missing field 'task': say what the code should do")
     if len(text) > MAX_TASK_CHARS:
         raise BadMessage(f"task too long ({len(text)} characters; at most {MAX_TASK_CHARS})")
     cells = _get(data, "cells", list, [])
     if not all(isinstance(c, str) for c in cells):
         raise BadMessage("field 'cells' must be a list of strings")
-    max_iters = _in_range(data, "max_iters", MAX_ITERS_RANGE)
-    candidates = _in_range(data, "candidates", CANDIDATES_RANGE)
+    overrides: dict[str, Any] = {
+        "max_iters": _in_range(data, "max_iters", MAX_ITERS_RANGE),
+        "candidates": _in_range(data, "candidates", CANDIDATES_RANGE),
+        "max_tokens": _in_range(data, "max_tokens", MAX_TOKENS_RANGE),
+        "timeout": _in_range(data, "timeout", TIMEOUT_RANGE, (int, float)),
+        "run": _get(data, "run_tests", bool),
+        "plan": _get(data, "plan", bool),
+    }
+    if overrides["timeout"] is not None:
+        overrides["timeout"] = float(overrides["timeout"])
     context = _get(data, "context", str, "")
-    if source:
-        context = active_cell_context(source, error) + ("\n\n" + context if context else "")
-        if not text:
-            text = "Fix this code so that it runs without the error."
-    request = Request(
-        task=text,
-        context=context,
-        max_iters=max_iters,
-        candidates=candidates,
-        run=_get(data, "run_tests", bool, True),
-        plan=_get(data, "plan", bool, True),
-        use_context=bool(cells),
-    )
+    if source and not fix:
+        context = active_cell_context(source) + ("\n\n" + context if context else "")
     active = _get(data, "active", int)
     return Task(
         task_id,
-        request,
+        text,
         _get(data, "model", str) or None,
+        context,
+        {k: v for k, v in overrides.items() if v is not None},
         cells,
         _get(data, "notebook", str, "notebook") or "notebook",
         active if source else None,  # only the cell being changed is left out of the context
+        source,
+        (source, error) if fix else None,
     )
 
 

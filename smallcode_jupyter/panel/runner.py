@@ -3,6 +3,8 @@
 Comm messages are handled between cell executions, so a handler that ran the loop itself would
 freeze the kernel; the loop runs in a worker thread instead, through the kernel's
 :class:`~smallcode_jupyter.session.Session` (the model, sandbox and run lock the cells use too).
+The session also builds the request (its ``%config`` traits), gives the retriever (project,
+corpora, executed cells) merged here with the editor's cells, and the live state.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
-from ..context.editor import EditorCells
+from ..context.editor import Combined, EditorCells
+from ..context.types import ContextProvider
 from ..loop.events import Event
 from ..session import Session, SessionBusy
 from .protocol import Send, Task, jsonable, result_message
@@ -69,7 +73,10 @@ class TaskRunner:
         return task.id if task is not None else None
 
     def start(self, task: Task, send: Send) -> bool:
-        """Run ``task`` in a worker thread; False (and nothing sent) if another one is running."""
+        """Run ``task`` in a worker thread; False (and nothing sent) if another one is running.
+
+        The request is built first, by the session (raises what it raises on a bad task)."""
+        task.build(self.session)
         with self._lock:
             if self.current is not None:
                 return False
@@ -94,6 +101,20 @@ class TaskRunner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def context(self, task: Task, warn: Callable[[str], None]) -> ContextProvider | None:
+        """What the task retrieves from: the editor's cells (unsaved edits) and the session's
+        retriever, merged; nothing when ``%config SmallcodeMagics.use_context = False``."""
+        if not self.session.config.use_context:
+            return None
+        retriever: ContextProvider | None = None
+        try:
+            retriever = self.session.retriever()
+        except Exception as e:  # a broken index or custom provider costs the context, not the run
+            warn(f"retrieval unavailable, using the notebook's cells only: {type(e).__name__}: {e}")
+        editor = EditorCells(task.cells, task.notebook, task.active) if task.cells else None
+        skip = [task.fix[0] if task.fix else task.source]
+        return Combined([editor, retriever], exclude=skip)
+
     def _work(self, task: Task, send: Send) -> None:
         def say(state: str, message: str) -> None:
             if state == "ready" and task.model:
@@ -102,7 +123,7 @@ class TaskRunner:
 
         streamer = Streamer(task.id, send)
         try:
-            context = EditorCells(task.cells, task.notebook, task.active) if task.cells else None
+            context = self.context(task, lambda message: say("context", message))
             result = self.session.run(
                 task.request,
                 streamer,

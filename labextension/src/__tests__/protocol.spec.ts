@@ -1,14 +1,21 @@
 import {
   buildRunMessage,
   cellError,
+  changedNote,
+  countPlaceholder,
   describeEvent,
+  fixTarget,
   KernelMessage,
   lineDiff,
+  modelForRun,
   modelLabel,
+  modelOptions,
   newRun,
   parseCount,
   parseKernelMessage,
   reduceRun,
+  selectedModel,
+  shortModel,
   trimTraceback
 } from '../protocol';
 
@@ -245,8 +252,159 @@ describe('done', () => {
     expect(
       describeEvent({
         kind: 'done',
-        data: { summary: 's', code: '', passed: null, tests_passed: 0, tests_total: 0 }
+        data: { summary: 's', code: '', passed: null, tests_passed: 0, tests_total: 0, changed: [] }
       })
     ).toBeNull();
+  });
+});
+
+describe('live state', () => {
+  it('lists the variables the model saw, what was not copied, and folds the description', () => {
+    const s = describeEvent({
+      kind: 'state',
+      data: {
+        names: ['sales', 'df'],
+        description: 'sales: list of 3 dict',
+        copied: ['sales'],
+        skipped: ['df: over the size cap'],
+        seconds: 0.01
+      }
+    });
+    expect(s?.kind).toBe('state');
+    expect(s?.text).toBe('live variables: sales, df (1 copied into the sandbox)');
+    expect(s?.items).toEqual(['not copied: df: over the size cap']);
+    expect(s?.description).toBe('sales: list of 3 dict');
+  });
+
+  it('says when no variable was referenced', () => {
+    const s = describeEvent({
+      kind: 'state',
+      data: { names: [], description: '', copied: [], skipped: [], seconds: 0 }
+    });
+    expect(s?.text).toBe('live variables: none referenced');
+    expect(s?.items).toBeUndefined();
+    expect(s?.description).toBeUndefined();
+  });
+
+  it('is a stage of the run', () => {
+    const run = feed([
+      {
+        type: 'event',
+        id: 'r1',
+        kind: 'state',
+        data: { names: ['xs'], description: 'xs: list', copied: ['xs'], skipped: [], seconds: 0 }
+      }
+    ]);
+    expect(run.stages.map(s => s.kind)).toEqual(['state']);
+  });
+
+  it('drops an event kind it does not know instead of failing', () => {
+    expect(parseKernelMessage({ type: 'event', id: 'r1', kind: 'telepathy', data: {} })).toBeNull();
+  });
+
+  it('says which user variables the result changes', () => {
+    expect(changedNote({ ...RESULT, changed: ['df (modified)', 'total'] })).toBe(
+      'Changes your variables: df (modified), total'
+    );
+    expect(changedNote({ ...RESULT, changed: [] })).toBeNull();
+    expect(changedNote(RESULT)).toBeNull();
+  });
+});
+
+describe('run options follow the kernel', () => {
+  it('leaves run_tests to the kernel unless the box was touched', () => {
+    expect(buildRunMessage('r', 'add', {})).toEqual({ type: 'run', id: 'r', task: 'add' });
+    expect(buildRunMessage('r', 'add', { runTests: true }).run_tests).toBe(true);
+  });
+
+  it('marks a fix', () => {
+    const msg = buildRunMessage('r', '', {
+      fix: true,
+      cell: { source: 'f(', error: 'SyntaxError' },
+      cells: ['f('],
+      active: 0
+    });
+    expect(msg).toMatchObject({ fix: true, task: '', cell: { source: 'f(', error: 'SyntaxError' }, active: 0 });
+  });
+
+  it('shows the kernel traits as placeholders', () => {
+    expect(countPlaceholder(undefined, 0)).toBe('preset');
+    expect(countPlaceholder(0, 0)).toBe('preset');
+    expect(countPlaceholder(-1, -1)).toBe('preset');
+    expect(countPlaceholder(3, 0)).toBe('3 (kernel)');
+  });
+});
+
+describe('model picker', () => {
+  const presets = [
+    { name: 'qwen2.5-coder-0.5b', params_b: 0.5, state: 'installed', current: false, spec: 'qwen2.5-coder-0.5b' },
+    { name: 'smollm2-135m', params_b: 0.135, state: 'loaded', current: false, spec: 'smollm2-135m' }
+  ];
+  const gguf = { name: 'mine', state: 'loaded', current: true, spec: '/models/mine.gguf' };
+
+  it('lists and selects the current model, also a .gguf the kernel switched to', () => {
+    const options = modelOptions([gguf, ...presets], '/models/mine.gguf');
+    expect(options.map(o => o.value)).toEqual(['/models/mine.gguf', 'qwen2.5-coder-0.5b', 'smollm2-135m']);
+    expect(options[0].label).toBe('mine — loaded (current)');
+    expect(selectedModel(options, null)).toBe('/models/mine.gguf');
+  });
+
+  it('adds the current model when an older kernel lists presets only', () => {
+    const old = presets.map(({ name, params_b, state }) => ({ name, params_b, state }));
+    const options = modelOptions(old, '/models/mine.gguf');
+    expect(options[0]).toEqual({ value: '/models/mine.gguf', label: 'mine.gguf (current)', current: true });
+    expect(selectedModel(options, null)).toBe('/models/mine.gguf');
+    expect(modelOptions(old, 'smollm2-135m').find(o => o.current)?.value).toBe('smollm2-135m');
+  });
+
+  it('never switches the kernel on a run with the picker untouched', () => {
+    const options = modelOptions([gguf, ...presets], '/models/mine.gguf');
+    expect(modelForRun(options, null)).toBeUndefined();
+    expect(modelForRun(options, '/models/mine.gguf')).toBeUndefined(); // picking the current one
+    expect(modelForRun(options, 'smollm2-135m')).toBe('smollm2-135m');
+    expect(modelForRun(options, 'gone')).toBeUndefined();
+    expect(selectedModel(options, 'smollm2-135m')).toBe('smollm2-135m');
+    expect(selectedModel(options, 'gone')).toBe('/models/mine.gguf');
+  });
+
+  it('shortens paths to their file name', () => {
+    expect(shortModel('/models/mine.gguf')).toBe('mine.gguf');
+    expect(shortModel('hf:owner/repo/file.gguf')).toBe('file.gguf');
+    expect(shortModel('C:\\models\\m.gguf')).toBe('m.gguf');
+    expect(shortModel('smollm2-135m')).toBe('smollm2-135m');
+    expect(modelLabel({ name: '/models/mine.gguf', params_b: 0.5, state: 'ready', current: true }, '')).toBe(
+      'mine.gguf 0.50B — ready (current)'
+    );
+  });
+
+  it('marks the current model by the kernel flag', () => {
+    expect(modelLabel(gguf, 'x')).toBe('mine — loaded (current)');
+    expect(modelLabel({ ...presets[1], current: false }, 'smollm2-135m')).toBe('smollm2-135m 0.14B — loaded');
+  });
+});
+
+describe('fix target', () => {
+  const err = [{ output_type: 'error', ename: 'NameError', evalue: "name 'y' is not defined", traceback: [] }];
+  const ok = [{ output_type: 'stream', text: '1' }];
+  const cells = [
+    { source: 'x = 1', outputs: ok },
+    { source: 'print(y)', outputs: err },
+    null, // a markdown cell
+    { source: 'z = 2', outputs: [] }
+  ];
+
+  it('is the active cell when it shows an error', () => {
+    expect(fixTarget(cells, 1, null)).toEqual({ index: 1, source: 'print(y)', error: "NameError: name 'y' is not defined" });
+  });
+
+  it('is the last cell that raised when the active one moved on', () => {
+    expect(fixTarget(cells, 3, 1)?.index).toBe(1);
+    expect(fixTarget(cells, 2, 1)?.index).toBe(1);
+  });
+
+  it('is nothing when no cell shows an error', () => {
+    expect(fixTarget(cells, 0, null)).toBeNull();
+    expect(fixTarget(cells, 3, 0)).toBeNull(); // it raised once, but was fixed and re-run
+    expect(fixTarget(cells, 9, 7)).toBeNull();
   });
 });
