@@ -143,6 +143,17 @@ def test_invented_data_for_a_user_variable_is_an_overwrite():
     assert invented_overwrites("def f():\n    sales = [1, 2]\n    return sales", users) == []
 
 
+def test_made_up_data_is_dropped_so_the_code_runs_on_the_real_data(sandbox):
+    from smallcode_jupyter.loop.notebook import drop_overwrites
+
+    code = "names = ['a', 'b']\ncleaned = [n.upper() for n in names]\n"
+    assert drop_overwrites(code, {"names"}) == "cleaned = [n.upper() for n in names]\n"
+    assert drop_overwrites("x = 1\n", {"names"}) == "x = 1\n"
+    p, _ = pipeline([code + "```"], sandbox)
+    result = p.run(Request("upper-case names into a list cleaned", state=live({"names": ["x"]})))
+    assert result.passed is True and result.code == "cleaned = [n.upper() for n in names]\n"
+
+
 def test_result_names_come_from_the_task_words():
     assert result_names("count the words of text into a dict counts") == ["counts"]
     assert result_names("keep the adults of df as a new DataFrame adults") == ["adults"]
@@ -164,7 +175,7 @@ def pipeline(replies, sandbox, events=None, **settings) -> tuple[Pipeline, FakeL
 def test_the_model_sees_the_variables_and_code_is_proven_on_the_copies(sandbox):
     sales = [{"amount": 100, "region": "north"}, {"amount": 250, "region": "south"}]
     state = live({"sales": sales}, "sales: list of 2 dict; e.g. {'amount': 100, 'region': 'north'}")
-    invented = "sales = [{'amount': 1, 'region': 'x'}, {'amount': 2, 'region': 'y'}]\ntotals = {}\n```"
+    invented = "sales = [{'amount': 1, 'region': 'x'}, {'amount': 2, 'region': 'y'}]\n```"
     wrong = "totals = {s['region']: s['amont'] for s in sales}\n```"
     right = "totals = {}\nfor s in sales:\n    totals[s['region']] = totals.get(s['region'], 0) + s['amount']\n```"
     events: list = []
@@ -273,3 +284,67 @@ def test_a_candidate_cannot_change_the_users_variables_through_the_copy(sandbox)
     v = Verifier(sandbox, state=live({"data": data}))
     v.run("data['k'].append(3)\ndata.clear()", [])
     assert data == {"k": [1, 2]}
+
+
+# -- bad input, through the real magic -------------------------------------------------------------
+def scripted(shell, monkeypatch, replies):
+    magics = shell.magics_manager.registry["SmallcodeMagics"]
+    fake = FakeLLM(replies)
+    monkeypatch.setattr(magics.session, "load", lambda *a, **k: fake)
+    monkeypatch.setattr(magics.session, "settings", lambda *a, **k: LoopSettings(candidates=1, max_iters=0))
+    inserted: list[str] = []
+    monkeypatch.setattr(shell, "set_next_input", lambda text, replace=False: inserted.append(text))
+    return fake, inserted
+
+
+def test_uncopyable_variables_are_named_and_the_loop_still_works(shell, monkeypatch, capsys):
+    shell.run_cell("squares = (i * i for i in range(5))", store_history=True)  # re-run there
+    shell.run_cell("it = iter(squares)", store_history=True)  # needs the generator itself: left out
+    shell.run_cell("n = 4", store_history=True)
+    _fake, inserted = scripted(shell, monkeypatch, ["m = n * 2\n```"])
+    shell.run_cell("%%smallcode --no-plan using n, it and squares, set m to twice n into a variable m")
+    out = capsys.readouterr().out
+    assert "it: cannot be copied (TypeError" in out and "not self-contained" in out
+    assert "squares: " not in out.split("not copied:")[-1]
+    assert inserted == ["m = n * 2\n"]
+    assert next(shell.user_ns["squares"]) == 0  # the user's generator was not consumed
+
+
+def test_a_variable_over_the_copy_limit_is_described_only(shell, monkeypatch, capsys):
+    shell.run_cell("big = bytes(3 * 2**20)")
+    shell.run_cell("%config SmallcodeMagics.state_max_mb = 1")
+    _, inserted = scripted(shell, monkeypatch, ["size = len(big)\n```"])
+    shell.run_cell("%%smallcode store the length of big into a variable size")
+    out = capsys.readouterr().out
+    assert "big: 3 MB is over the 1 MB copy limit" in out
+    assert inserted and inserted[0].startswith("# smallcode: best attempt")  # NameError on the sandbox side
+
+
+def test_hostile_reprs_and_a_huge_array_do_not_stop_a_request(shell, monkeypatch):
+    shell.run_cell(
+        "import time\n"
+        "class Bad:\n"
+        "    def __repr__(self):\n"
+        "        raise RuntimeError('no repr')\n"
+        "class Slow:\n"
+        "    def __repr__(self):\n"
+        "        time.sleep(30)\n"
+        "        return 'slow'\n"
+        "bad, slow = Bad(), Slow()\n"
+        "import numpy as np\n"
+        "huge = np.broadcast_to(np.zeros(1, dtype=np.uint8), (2 * 2**30,))\n"
+    )
+    fake, inserted = scripted(
+        shell, monkeypatch, ["kinds = [type(bad).__name__, type(slow).__name__, huge.shape]\n```"]
+    )
+    shell.run_cell("%%smallcode put the type names of bad and slow and the shape of huge into a list kinds")
+    prompt = fake.calls[0]["messages"][-1]["content"]
+    assert "bad: " in prompt and "slow: " in prompt and "huge: numpy.ndarray" in prompt
+    assert inserted and "kinds" in inserted[0]
+
+
+def test_a_task_naming_a_variable_that_does_not_exist(shell, monkeypatch):
+    fake, inserted = scripted(shell, monkeypatch, ["total = sum(nothing_here)\n```"])
+    shell.run_cell("%%smallcode add up the list nothing_here into a variable total")
+    assert "Variables that already exist" not in fake.calls[0]["messages"][-1]["content"]
+    assert inserted and inserted[0].startswith("# smallcode: best attempt, still failing: NameError")

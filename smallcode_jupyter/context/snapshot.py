@@ -53,14 +53,20 @@ def estimate_size(obj: object) -> int:
     module = getattr(kind, "__module__", "") or ""
     try:
         if module.startswith("numpy") and hasattr(obj, "nbytes"):
-            return int(obj.nbytes)  # type: ignore[attr-defined]
+            return int(obj.nbytes)
         if module.startswith("pandas") and kind.__name__ in ("DataFrame", "Series"):
             return int(obj.memory_usage(index=True, deep=False).sum())  # type: ignore[attr-defined]
-        if kind in (str, bytes, bytearray):
-            return len(obj)  # type: ignore[arg-type]
-        if kind in (list, tuple, set, frozenset, dict):
-            n = len(obj)  # type: ignore[arg-type]
-            items = list(obj.items() if isinstance(obj, dict) else obj)[:20] if n else []  # type: ignore[attr-defined]
+        if isinstance(obj, str | bytes | bytearray) and kind in (str, bytes, bytearray):
+            return len(obj)
+        if isinstance(obj, list | tuple | set | frozenset | dict) and kind in (
+            list,
+            tuple,
+            set,
+            frozenset,
+            dict,
+        ):
+            n = len(obj)
+            items = list(obj.items() if isinstance(obj, dict) else obj)[:20] if n else []
             each = sum(sys.getsizeof(x) for x in items) / max(1, len(items))
             return int(sys.getsizeof(obj) + n * each)
     except Exception:
@@ -134,7 +140,7 @@ def _free_names(src: str) -> set[str]:
     stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
-            stored |= _node_names(node)  # type: ignore[arg-type]
+            stored |= _node_names(node)
         if isinstance(node, ast.arg):
             stored.add(node.arg)
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}

@@ -21,7 +21,7 @@ import inspect
 import io
 import json
 from collections.abc import Sequence
-from typing import NotRequired, TypedDict, cast
+from typing import TypedDict, cast
 
 __all__ = ["ENTRY", "HARNESS_SOURCE", "LOAD", "MARK", "Outcome", "Verdict", "parse_verdict", "run_here"]
 
@@ -37,14 +37,17 @@ class Outcome(TypedDict):
     tb: str
 
 
-class Verdict(TypedDict):
-    """What the harness reports for one candidate."""
-
+class _Verdict(TypedDict):
     load: Outcome | None  # the error that stopped the candidate itself; None if it ran
     checks: list[Outcome | None]  # one per check, None when it passed
     output: str  # what the candidate and its checks printed (capped)
-    changed: NotRequired[dict[str, str]]  # user variable -> "rebound", "deleted" or "modified"
-    forked: NotRequired[bool]  # ran in a forked child: the kernel itself is untouched
+
+
+class Verdict(_Verdict, total=False):
+    """What the harness reports for one candidate."""
+
+    changed: dict[str, str]  # user variable -> "rebound", "deleted" or "modified"
+    forked: bool  # ran in a forked child: the kernel itself is untouched
 
 
 def _sc_harness(
@@ -113,6 +116,13 @@ def _sc_harness(
                     pass
         return out
 
+    def _source(name: str, text: str) -> str:
+        """Register ``text`` for tracebacks, so the model sees the failing line, not a blank."""
+        import linecache
+
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+        return text
+
     def _run() -> "dict[str, object]":
         out = _Cap()
         load: dict[str, str] | None = None
@@ -124,7 +134,7 @@ def _sc_harness(
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 signal.setitimer(signal.ITIMER_REAL, _limit * 2)
                 try:
-                    exec(compile(_code, "<candidate>", "exec"), ns)
+                    exec(compile(_source("<candidate>", _code), "<candidate>", "exec"), ns)
                 except BaseException as e:
                     load = _error(e)
                 finally:
@@ -136,7 +146,7 @@ def _sc_harness(
                     for src in _checks:
                         signal.setitimer(signal.ITIMER_REAL, _limit)
                         try:
-                            exec(compile(src, "<check>", "exec"), dict(ns))
+                            exec(compile(_source("<check>", src), "<check>", "exec"), dict(ns))
                             outcomes.append(None)
                         except BaseException as e:
                             outcomes.append(_error(e))
@@ -144,7 +154,7 @@ def _sc_harness(
                             signal.setitimer(signal.ITIMER_REAL, 0)
         finally:
             signal.signal(signal.SIGALRM, old)
-        res = {"load": load, "checks": outcomes, "output": out.getvalue()[:2000]}
+        res: dict[str, object] = {"load": load, "checks": outcomes, "output": out.getvalue()[:2000]}
         if values:
             res["changed"] = changed
         return res
@@ -178,7 +188,7 @@ def _sc_harness(
         budget = _limit * (len(_checks) + 2) + 2
         deadline = time.monotonic() + budget
         chunks: list[bytes] = []
-        status = None
+        status: int | None = None
         try:
             import select
 
@@ -203,8 +213,8 @@ def _sc_harness(
         except ValueError:
             if status is not None and os.WIFSIGNALED(status):
                 return _lost(f"the candidate's process was killed by signal {os.WTERMSIG(status)}")
-            code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
-            return _lost(f"the candidate's process exited (code {code}) without finishing")
+            exit_code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
+            return _lost(f"the candidate's process exited (code {exit_code}) without finishing")
 
     fork = _fork and hasattr(os, "fork")
     res = _forked() if fork else _run()

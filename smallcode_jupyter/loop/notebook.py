@@ -47,7 +47,67 @@ _RESULT_PATTERNS = (
     ),
 )
 _NOT_NAMES = frozenset(
-    ["a", "an", "the", "of", "with", "by", "from", "for", "where", "that", "which", "and", "or", "it", "its", "each", "every", "new", "place", "order", "one", "two", "three", "ascending", "descending", "rows", "columns", "values", "keys", "items", "them", "this", "these", "those", "their", "dict", "dictionary", "list", "dataframe", "series", "array", "set", "tuple", "variable", "string", "str", "int", "integer", "float", "number", "count", "table", "frame", "function", "counter", "mapping", "result", "results", "output"]
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "with",
+        "by",
+        "from",
+        "for",
+        "where",
+        "that",
+        "which",
+        "and",
+        "or",
+        "it",
+        "its",
+        "each",
+        "every",
+        "new",
+        "place",
+        "order",
+        "one",
+        "two",
+        "three",
+        "ascending",
+        "descending",
+        "rows",
+        "columns",
+        "values",
+        "keys",
+        "items",
+        "them",
+        "this",
+        "these",
+        "those",
+        "their",
+        "dict",
+        "dictionary",
+        "list",
+        "dataframe",
+        "series",
+        "array",
+        "set",
+        "tuple",
+        "variable",
+        "string",
+        "str",
+        "int",
+        "integer",
+        "float",
+        "number",
+        "count",
+        "table",
+        "frame",
+        "function",
+        "counter",
+        "mapping",
+        "result",
+        "results",
+        "output",
+    ]
 )
 
 
@@ -81,9 +141,11 @@ def notebook_checks(task: str, user_names: Iterable[str]) -> list[Check]:
 def _literal_data(node: ast.AST) -> bool:
     """A display of constants ([...], {...}, (...)) somewhere in ``node``: data typed in."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.List | ast.Tuple | ast.Set) and any(
-            isinstance(e, ast.Constant) for e in ast.walk(sub)
-        ) and (len(sub.elts) >= 2 or any(isinstance(e, ast.Dict | ast.List | ast.Tuple) for e in sub.elts)):
+        if (
+            isinstance(sub, ast.List | ast.Tuple | ast.Set)
+            and any(isinstance(e, ast.Constant) for e in ast.walk(sub))
+            and (len(sub.elts) >= 2 or any(isinstance(e, ast.Dict | ast.List | ast.Tuple) for e in sub.elts))
+        ):
             return True
         if isinstance(sub, ast.Dict) and sub.keys and any(isinstance(v, ast.Constant) for v in ast.walk(sub)):
             return True
@@ -93,11 +155,35 @@ def _literal_data(node: ast.AST) -> bool:
 def invented_overwrites(code: str, user_names: Iterable[str]) -> list[str]:
     """The user's variables that ``code`` rebinds, at the top level, to new literal data instead
     of deriving them from what exists (``sales = [{'amount': 100}, ...]``)."""
+    out: list[str] = []
+    for _node, names in _overwriting(code, user_names):
+        out += [n for n in names if n not in out]
+    return out
+
+
+def drop_overwrites(code: str, user_names: Iterable[str]) -> str:
+    """``code`` without its statements that re-create the user's variables from literal data.
+
+    A small model shown ``sales`` often starts its answer by typing out sample data for it and
+    then does the real work on that; without those lines the work runs on the real data, which
+    the checks then judge. Returns ``code`` unchanged when there is nothing to drop.
+    """
+    found = _overwriting(code, user_names)
+    if not found:
+        return code
+    lines = code.splitlines(keepends=True)
+    for node, _names in reversed(found):
+        end = node.end_lineno or node.lineno
+        del lines[node.lineno - 1 : end]
+    return "".join(lines).strip("\n") + "\n"
+
+
+def _overwriting(code: str, user_names: Iterable[str]) -> list[tuple[ast.stmt, list[str]]]:
     tree = parse_module(code)
     if tree is None:
         return []
     existing = set(user_names)
-    out: list[str] = []
+    out: list[tuple[ast.stmt, list[str]]] = []
     for node in tree.body:
         if isinstance(node, ast.Assign):
             targets: list[ast.expr] = list(node.targets)
@@ -113,8 +199,30 @@ def invented_overwrites(code: str, user_names: Iterable[str]) -> list[str]:
         used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
         if used & existing:
             continue  # derived from the user's data (e.g. df[df.age > 30], dict(zip(keys, vals)))
-        out += [n for n in names if n not in out]
+        out.append((node, names))
     return out
+
+
+def only_defines(text: str, names: Iterable[str]) -> bool:
+    """True when the code ``text`` does nothing but bind some of ``names`` (and import): the cell
+    that built a variable the model already sees described. Shown its literal data, a small
+    model copies it into its answer instead of using the variable."""
+    tree = parse_module(text)
+    if tree is None or not tree.body:
+        return False
+    wanted = set(names)
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not all(isinstance(t, ast.Name) for t in targets):
+                return False
+            bound |= {t.id for t in targets if isinstance(t, ast.Name)}
+        else:
+            return False
+    return bool(bound) and bound <= wanted
 
 
 def overwrite_message(names: list[str]) -> str:

@@ -19,7 +19,7 @@ from ..code import stub_entry_point
 from ..events import EventSink, Request, Result, Usage
 from ..generate import Candidate, Generator, origin
 from ..imports import add_missing_imports
-from ..notebook import STATE_HEADER, invented_overwrites, overwrite_message
+from ..notebook import STATE_HEADER, drop_overwrites, invented_overwrites, only_defines, overwrite_message
 from ..settings import LoopSettings
 from ..verify import Failure, Report, Verifier
 
@@ -109,7 +109,10 @@ class Job:
         head = f"{STATE_HEADER}\n{state}" if state else ""
         if not (req.use_context and provider is not None):
             return "\n\n".join(t for t in (head, req.context.strip()) if t), []
-        snippets = pack(provider.retrieve(query), self.settings.context_budget, self.llm.count_tokens)
+        found = list(provider.retrieve(query))
+        if state:  # the cells that built the described variables would only invite copying their data
+            found = [s for s in found if not only_defines(s.text, req.state.names)]  # type: ignore[union-attr]
+        snippets = pack(found, self.settings.context_budget, self.llm.count_tokens)
         if snippets:
             sources = [s.source for s in snippets]
             self.result.sources.extend(s for s in sources if s not in self.result.sources)
@@ -140,11 +143,15 @@ class Job:
         """Run a candidate against the unit's checks (or ``checks``: the model's own, weak ones),
         once per distinct code."""
         weak = checks is not None
+        checks = unit.checks if checks is None else checks
+        overwritten = invented_overwrites(cand.code, self.user_names) if self.user_names else []
+        if overwritten:  # first try it on the real data: without the lines that re-create it
+            kept = drop_overwrites(cand.code, self.user_names)
+            if kept.strip() and not invented_overwrites(kept, self.user_names):
+                cand.code, overwritten = kept, []
         key = cand.code if not weak else f"model-tests\0{cand.code}"
         if key in unit.seen:  # identical code: same verdict, no need to run it again
             return unit.seen[key]
-        checks = unit.checks if checks is None else checks
-        overwritten = invented_overwrites(cand.code, self.user_names) if self.user_names else []
         if overwritten:  # never offered: running it would replace the user's data with made-up data
             failure = Failure("overwrites your data", overwrite_message(overwritten))
             report = Report(0, len(checks), False, [failure], [False] * len(checks))
