@@ -142,12 +142,20 @@ def test_vanilla_inserts_runs_and_checks_and_never_shows_the_checks(scripted_nb)
 
 def test_an_inserted_cell_that_replaces_user_data_is_an_overwrite(scripted_nb):
     nb, task = scripted_nb, BY_ID["sales_totals"]
-    nb.fake.replies = [code_reply("sales = [{'amount': 1}]\ntotals = {'north': 1}")]
+    nb.fake.replies = [code_reply("sales = []\ntotals = {'north': 1}")]  # not literal data: not caught
     record = nb.run_task(task, "vanilla")
     assert not record["passed"] and record["overwrites"] == ["sales"]
     assert "OVERWROTE sales" in task_line(record)
     summary = summarize([record])
     assert summary["overwrites"] == 1 and summary["overwritten"] == {"sales_totals": ["sales"]}
+
+
+def test_made_up_data_is_caught_and_inserted_commented_out(scripted_nb):
+    nb, task = scripted_nb, BY_ID["sales_totals"]
+    nb.fake.replies = [code_reply("sales = [{'amount': 1}]\ntotals = {'north': 1}")]
+    record = nb.run_task(task, "vanilla")
+    assert not record["passed"] and record["overwrites"] == [] and record["blocked"] == ["sales"]
+    assert summarize([record])["blocked"] == 1
 
 
 def test_a_cell_that_runs_forever_is_stopped_and_failed(scripted_nb):

@@ -25,6 +25,9 @@ SAMPLES: list[ev.Event] = [
     ev.Checks(count=2, sources="docstring, user", labels=("f(1)", "f(2)")),
     ev.Plan(subtasks=(ev.Subtask("a", "def a()", "first", ()), ev.Subtask("b", "def b()", "second", ("a",)))),
     ev.Context(sources=("lib.py:1-3",)),
+    ev.State(
+        names=("df",), description="df: pandas.DataFrame", copied=("df",), skipped=("gen: no",), seconds=0.1
+    ),
     ev.Generate(candidate=0, origin="greedy"),
     ev.Prompt(text="Task: f"),
     ev.Token(text="def "),
@@ -36,7 +39,7 @@ SAMPLES: list[ev.Event] = [
 
 def test_every_kind_has_a_sample_and_a_distinct_class():
     assert [e.kind for e in SAMPLES] == [cls.kind for cls in ev.EVENTS]
-    assert ev.EVENT_TYPES["run"] is ev.Run and len(ev.EVENT_TYPES) == len(ev.EVENTS) == 10
+    assert ev.EVENT_TYPES["run"] is ev.Run and len(ev.EVENT_TYPES) == len(ev.EVENTS) == 11
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.kind)
@@ -103,6 +106,7 @@ def test_text_view_has_one_line_per_stage():
         "• checks: 2 (docstring, user)",
         "• plan: 2 parts: a, b",
         "• context: 1 snippets lib.py:1-3",
+        "• your variables: df · copied to the sandbox: 1 · not copied: gen: no",
         "• candidate 1 (greedy)",
         "  ✗ 1/2 checks — f(2): expected 4",
         "• repair 1 (fix)",
@@ -118,8 +122,8 @@ def test_text_view_has_one_line_per_stage():
 def test_verbose_view_shows_prompts_and_tracebacks():
     out = io.StringIO()
     view = View(verbose=True, live=False, out=out)
-    view(SAMPLES[5])
-    view(SAMPLES[7])
+    view(SAMPLES[6])
+    view(SAMPLES[8])
     assert "--- prompt ---\nTask: f" in out.getvalue() and "--- run ---\ntb" in out.getvalue()
 
 

@@ -348,3 +348,31 @@ def test_a_task_naming_a_variable_that_does_not_exist(shell, monkeypatch):
     shell.run_cell("%%smallcode add up the list nothing_here into a variable total")
     assert "Variables that already exist" not in fake.calls[0]["messages"][-1]["content"]
     assert inserted and inserted[0].startswith("# smallcode: best attempt, still failing: NameError")
+
+
+def test_a_planned_notebook_task_ends_with_the_cell_that_makes_the_results(sandbox):
+    import json
+
+    plan = {
+        "parts": [
+            {"name": "clean", "signature": "def clean(rows)", "purpose": "drop empty rows", "depends": []},
+            {
+                "name": "total",
+                "signature": "def total(rows)",
+                "purpose": "sum the amounts",
+                "depends": ["clean"],
+            },
+        ]
+    }
+    replies = [
+        json.dumps(plan),
+        "def clean(rows):\n    return [r for r in rows if r]\n```",
+        "def total(rows):\n    return sum(r['amount'] for r in clean(rows))\n```",
+        "grand_total = total(sales)\n```",
+    ]
+    p, fake = pipeline(replies, sandbox, decompose=True)
+    task = "write a function clean(rows) that drops empty rows and a function total(rows) that sums the amounts, then store total(sales) into a variable grand_total"
+    result = p.run(Request(task, state=live({"sales": [{"amount": 2}, {}, {"amount": 3}]})))
+    cell_prompt = fake.calls[-1]["messages"][-1]["content"]
+    assert "def total(rows)" in cell_prompt and "sales: " in cell_prompt and "notebook cell" in cell_prompt
+    assert result.passed is True and result.code.rstrip().endswith("grand_total = total(sales)")

@@ -427,6 +427,8 @@ def _result_fields(result: Any) -> dict[str, Any]:
         "split": len(subtasks) > 1,
         "subtasks": subtasks,
         "changed": list(getattr(result, "changed", None) or []),
+        # made-up data for these user variables was caught and the code inserted commented out
+        "blocked": list(getattr(result, "overwrites", None) or []),
     }
 
 
@@ -461,6 +463,7 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, Any]:
         "pass_at_1": round(100 * k / n, 2) if n else 0.0,
         "overwrites": sum(bool(r["overwrites"]) for r in records),
         "overwritten": {r["task_id"]: r["overwrites"] for r in records if r["overwrites"]},
+        "blocked": sum(bool(r.get("blocked")) for r in records),
         "split": sum(bool(r.get("split")) for r in records),
         "median_seconds": round(statistics.median(secs), 3),
         "mean_seconds": round(statistics.fmean(secs), 3),
@@ -502,7 +505,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     def line(label: str, s: dict[str, Any]) -> str:
         return (
             f"{label}: pass@1 = {s['pass_at_1']:.1f}% ({s['passed']}/{s['tasks']}), "
-            f"overwrites {s['overwrites']}, seconds median {s['median_seconds']:.1f} "
+            f"overwrites {s['overwrites']} (caught and commented out: {s.get('blocked', 0)}), "
+            f"seconds median {s['median_seconds']:.1f} "
             f"mean {s['mean_seconds']:.1f}"
         )
 

@@ -20,7 +20,7 @@ from .code import named_function, stub_entry_point
 from .events import MAX_INPUT_CHARS, Event, EventSink, Request, Result, TaskError
 from .generate import task_messages
 from .generate_prompts import FIX_TASK
-from .notebook import describe_changes, notebook_checks
+from .notebook import describe_changes, invented_overwrites, notebook_checks
 from .repair import repair_messages
 from .settings import LoopSettings
 from .strategies import Best, BestOf, Job, Parts, SelfTested, Single, Strategy, Unit
@@ -119,6 +119,8 @@ class Pipeline:
                 verifier.reset()  # the next request starts on the warm spare kernel
         result = job.result
         conclude(result, best, verified=bool(checks), on_state=job.notebook)
+        if best.report is None and job.user_names:  # nothing ran: at least never insert made-up data
+            result.overwrites = invented_overwrites(result.code, job.user_names)
         result.seconds = time.perf_counter() - t0
         result.cancelled = request.cancel.is_set()
         self.emit(

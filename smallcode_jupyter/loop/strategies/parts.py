@@ -35,6 +35,17 @@ class Parts:
             msgs = repair_messages(msgs[-1]["content"], "", hint, rewrite=True)
         return Unit(sub, None, msgs, [], part=part.name, snippets=snippets)
 
+    def cell_unit(self) -> Unit:
+        """A notebook task ends with the cell's own code: the parts are functions, and the
+        results the task names still have to be made from the user's variables by calling them."""
+        job = self.job
+        sigs = "\n".join(
+            signature_of(code, name) or self.signatures[name] for name, code in self.codes.items()
+        )
+        context, snippets = job.context_for(job.task)
+        msgs = task_messages(job.task, context, self.plan, sigs, notebook=True)
+        return Unit(job.task, None, msgs, self.checks, part="cell", snippets=snippets)
+
     def solve(self) -> Best:
         job = self.job
         for p in self.parts:
@@ -42,6 +53,9 @@ class Parts:
                 break
             self.codes[p.name] = job.candidate(self.part_unit(p), 0).code
         whole = Unit(job.task, None, task_messages(job.task, job.request.context), self.checks)
+        if job.notebook and not job.cancelled:
+            whole = self.cell_unit()
+            self.codes["\0cell"] = job.candidate(whole, 0).code
         cand = Candidate(planner.assemble(list(self.codes.values())), "assembled", 0)
         if job.verifier is None:
             return Best(cand)
