@@ -200,7 +200,7 @@ def test_a_notebook_task_without_checks_is_unverified_but_ran_on_the_data(sandbo
 
 def test_changes_to_user_variables_are_in_the_summary(sandbox):
     p, _ = pipeline(["df['total'] = 1\n```"], sandbox)
-    result = p.run(Request("add a column total to df", state=live({"df": {"a": 1}})))
+    result = p.run(Request("set the key total of df to 1", state=live({"df": {"a": 1}})))
     assert result.changed == ["df (modified)"]
     assert "changes df (modified)" in result.summary()
 
@@ -376,3 +376,38 @@ def test_a_planned_notebook_task_ends_with_the_cell_that_makes_the_results(sandb
     cell_prompt = fake.calls[-1]["messages"][-1]["content"]
     assert "def total(rows)" in cell_prompt and "sales: " in cell_prompt and "notebook cell" in cell_prompt
     assert result.passed is True and result.code.rstrip().endswith("grand_total = total(sales)")
+
+
+def test_made_up_data_built_with_the_users_modules_or_classes_is_still_made_up():
+    users, data = {"pd", "Account", "weather", "accounts", "text"}, {"weather", "accounts", "text"}
+    assert invented_overwrites("weather = pd.DataFrame({'t': [1.0, 2.0]})", users, data) == ["weather"]
+    code = "accounts = [Account(n) for n in ['ann', 'bob']]"
+    assert invented_overwrites(code, users, data) == ["accounts"]
+    assert invented_overwrites("text = 'The quick brown fox jumps over the lazy dog.'", users, data) == [
+        "text"
+    ]
+    assert invented_overwrites("weather = weather.assign(k=[1, 2])", users, data) == []
+
+
+@pytest.mark.parametrize(
+    ("task", "names"),
+    [
+        ("make a DataFrame adults with the rows of people who are 18 or older", ["adults"]),
+        ("compute the mean of each column of the array m into col_means", ["col_means"]),
+        ("store the longest sentence in longest, without surrounding spaces", ["longest"]),
+        ("solve the linear system A x = b and store the solution vector in x", ["x"]),
+        ("build graph, a dict mapping each node to its neighbours", ["graph"]),
+        ("write a function top_customers(n) that returns the names", ["top_customers"]),
+        ("write a class Cart that takes its prices from catalog", ["Cart"]),
+        ("keep the adults living in Oslo, sorted by age", []),
+        ("sort the list in place in descending order", []),
+    ],
+)
+def test_result_names_in_plain_words(task, names):
+    assert result_names(task) == names
+
+
+def test_a_new_column_of_a_user_dataframe_is_checked():
+    checks = notebook_checks("add a column total to orders equal to qty times price", {"orders"})
+    assert [c.code.split(",")[0] for c in checks] == ["assert 'total' in orders.columns"]
+    assert notebook_checks("add a column total to orders", set()) == []  # not the user's frame

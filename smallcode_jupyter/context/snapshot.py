@@ -167,7 +167,10 @@ def snapshot(
     names = referenced_names(ns, [task, body], cells[-4:])
     description = describe(ns, names, max_chars=max_chars, history=cells)
     aliases = module_aliases(ns)
-    state = LiveState(description, tuple(names), user_names=frozenset(ns), imports=aliases)
+    data = frozenset(
+        k for k, v in ns.items() if not issubclass(type(v), type | types.ModuleType) and not callable(v)
+    )
+    state = LiveState(description, tuple(names), user_names=frozenset(ns), data_names=data, imports=aliases)
     if not copy:
         return _timed(state, t0)
     wanted = [n for n in names if not isinstance(ns.get(n), types.ModuleType)]
@@ -222,6 +225,7 @@ def snapshot(
         reruns=reruns,
         skipped=skipped,
         user_names=frozenset(ns),
+        data_names=data,
     )
     return _timed(state, t0)
 

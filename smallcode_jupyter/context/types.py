@@ -46,6 +46,7 @@ class LiveState:
     reruns: Mapping[str, str] = field(default_factory=dict)
     skipped: Mapping[str, str] = field(default_factory=dict)
     user_names: frozenset[str] = frozenset()
+    data_names: frozenset[str] | None = None  # user_names minus modules, functions and classes
     seconds: float = 0.0
 
     @property

@@ -120,7 +120,7 @@ class Pipeline:
         result = job.result
         conclude(result, best, verified=bool(checks), on_state=job.notebook)
         if best.report is None and job.user_names:  # nothing ran: at least never insert made-up data
-            result.overwrites = invented_overwrites(result.code, job.user_names)
+            result.overwrites = invented_overwrites(result.code, job.user_names, job.data_names)
         result.seconds = time.perf_counter() - t0
         result.cancelled = request.cancel.is_set()
         self.emit(

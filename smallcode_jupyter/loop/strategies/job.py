@@ -91,6 +91,7 @@ class Job:
         self.gen = Generator(llm, request.max_tokens or settings.max_tokens, settings.temperature)
         state = request.state
         self.user_names = state.user_names if state is not None else frozenset()
+        self.data_names = state.data_names if state is not None else None
         # A notebook task: about the user's live variables (described to the model), or a fix.
         self.notebook = request.fix is not None or (state is not None and bool(state.names))
 
@@ -144,10 +145,11 @@ class Job:
         once per distinct code."""
         weak = checks is not None
         checks = unit.checks if checks is None else checks
-        overwritten = invented_overwrites(cand.code, self.user_names) if self.user_names else []
+        users, data = self.user_names, self.data_names
+        overwritten = invented_overwrites(cand.code, users, data) if users else []
         if overwritten:  # first try it on the real data: without the lines that re-create it
-            kept = drop_overwrites(cand.code, self.user_names)
-            if kept.strip() and not invented_overwrites(kept, self.user_names):
+            kept = drop_overwrites(cand.code, users, data)
+            if kept.strip() and not invented_overwrites(kept, users, data):
                 cand.code, overwritten = kept, []
         key = cand.code if not weak else f"model-tests\0{cand.code}"
         if key in unit.seen:  # identical code: same verdict, no need to run it again
