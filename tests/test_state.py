@@ -411,3 +411,17 @@ def test_a_new_column_of_a_user_dataframe_is_checked():
     checks = notebook_checks("add a column total to orders equal to qty times price", {"orders"})
     assert [c.code.split(",")[0] for c in checks] == ["assert 'total' in orders.columns"]
     assert notebook_checks("add a column total to orders", set()) == []  # not the user's frame
+
+
+def test_a_function_named_like_a_user_variable_replaces_it():
+    assert invented_overwrites("def stopwords(t):\n    return t", {"stopwords"}, {"stopwords"}) == ["stopwords"]
+    assert invented_overwrites("def clean(t):\n    return t", {"clean"}, set()) == []  # redefining a helper
+
+
+def test_a_failing_attempt_that_rebinds_a_user_variable_is_offered_commented_out(sandbox):
+    from smallcode_jupyter.magics import cell_text
+
+    p, _ = pipeline(["sales = sorted(sales)\ntotal = missing_name\n```"] * 3, sandbox)
+    result = p.run(Request("total the list sales into a variable total", state=live({"sales": [3, 1]})))
+    assert result.passed is False and result.overwrites == ["sales"]
+    assert all(not line.strip() or line.startswith("#") for line in cell_text(result).splitlines())

@@ -236,6 +236,9 @@ def _overwriting(
     data = existing if data_names is None else set(data_names)
     out: list[tuple[ast.stmt, list[str]]] = []
     for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in data:
+            out.append((node, [node.name]))  # a function or class in place of the user's data
+            continue
         if isinstance(node, ast.Assign):
             targets: list[ast.expr] = list(node.targets)
         elif isinstance(node, ast.AnnAssign) and node.value is not None:

@@ -210,6 +210,8 @@ def conclude(result: Result, best: Best, verified: bool, on_state: bool = False)
         return
     result.changed = describe_changes(r.changed)
     result.overwrites = list(r.overwrites)
+    if not r.ok:  # a failing attempt is offered, never one that would replace the user's variables
+        result.overwrites += [n for n, how in r.changed.items() if how in ("rebound", "deleted")]
     result.tests_passed, result.tests_total = r.passed, r.total
     if verified or not r.loaded:
         result.passed = r.ok
