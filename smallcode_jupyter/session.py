@@ -9,6 +9,7 @@ worker thread and the cells share its model, its sandbox and its lock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -442,7 +443,11 @@ class Session:
         return settings_for_model(r, on) if r is not None else None
 
     def close(self) -> None:
-        """Free what the session holds: resolved models and the sandbox kernels."""
+        """Free what the session holds: resolved models, the sandbox kernels, the cell hook."""
+        events = getattr(self.shell, "events", None)
+        if events is not None:
+            with contextlib.suppress(ValueError):
+                events.unregister("post_run_cell", self._after_cell)
         self._resolved.clear()
         if self._sandbox is not None:
             self._sandbox.close()

@@ -414,7 +414,9 @@ def test_a_new_column_of_a_user_dataframe_is_checked():
 
 
 def test_a_function_named_like_a_user_variable_replaces_it():
-    assert invented_overwrites("def stopwords(t):\n    return t", {"stopwords"}, {"stopwords"}) == ["stopwords"]
+    assert invented_overwrites("def stopwords(t):\n    return t", {"stopwords"}, {"stopwords"}) == [
+        "stopwords"
+    ]
     assert invented_overwrites("def clean(t):\n    return t", {"clean"}, set()) == []  # redefining a helper
 
 
