@@ -21,6 +21,8 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .entries import _parse
+from .livestate import IPYTHON_NAMES, describe, module_aliases, referenced_names
 from .notebook import Shell, history_cells
 from .types import LiveState
 
@@ -28,7 +30,6 @@ MiB = 2**20
 DEFAULT_MAX_BYTES = 256 * MiB
 SMALL = 100_000  # bytes: variables this small are copied even when the task does not name them
 MAX_COPIED = 40
-_IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
 
 
 class TooBig(Exception):
@@ -95,7 +96,7 @@ def user_variables(shell: Shell) -> dict[str, Any]:
     return {
         k: v
         for k, v in ns.items()
-        if not k.startswith("_") and k not in _IPYTHON_NAMES and (k not in hidden or hidden[k] is not v)
+        if not k.startswith("_") and k not in IPYTHON_NAMES and (k not in hidden or hidden[k] is not v)
     }
 
 
@@ -125,14 +126,6 @@ def _node_names(node: ast.stmt) -> set[str]:
     return set()
 
 
-def _parse(src: str) -> ast.Module | None:
-    lines = [ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-    try:
-        return ast.parse("\n".join(lines))
-    except SyntaxError:
-        return None
-
-
 def _free_names(src: str) -> set[str]:
     tree = _parse(src)
     if tree is None:
@@ -159,8 +152,6 @@ def snapshot(
 ) -> LiveState:
     """Describe the variables ``task`` and ``body`` (and the last cells) refer to; with ``copy``,
     pickle them (and the notebook's small variables, functions and classes) for the sandbox."""
-    from .livestate import describe, module_aliases, referenced_names
-
     t0 = time.perf_counter()
     ns = user_variables(shell)
     cells = [src for _, src in history_cells(shell)]
