@@ -8,18 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from smallcode_jupyter.loop.inputs_prompts import SYSTEM as INPUTS_SYSTEM
 from smallcode_jupyter.models.catalog import PRESETS
 from smallcode_jupyter.models.llm import Completion, Message
 
 
 class FakeLLM:
     """Scripted model: each ``chat`` call pops the next reply (a string, or a function of the
-    messages). Records every call so tests can assert what the loop asked."""
+    messages). Records every call so tests can assert what the loop asked.
+
+    Calls for probe inputs (behaviour voting) pop from ``inputs`` instead, "[]" (none) when it
+    is empty, so tests about other stages need not script them."""
 
     name = "fake"
 
-    def __init__(self, replies: Sequence[str | Callable[[Sequence[Message]], str]] = ()) -> None:
+    def __init__(
+        self, replies: Sequence[str | Callable[[Sequence[Message]], str]] = (), inputs: Sequence[str] = ()
+    ) -> None:
         self.replies = list(replies)
+        self.inputs = list(inputs)
         self.calls: list[dict] = []
 
     def chat(self, messages, *, prefill="", max_tokens=512, temperature=0.0, seed=None, stop=(),
@@ -27,6 +34,9 @@ class FakeLLM:
         self.calls.append({"messages": list(messages), "prefill": prefill, "temperature": temperature,
                            "grammar": grammar, "json_schema": json_schema, "max_tokens": max_tokens,
                            "seed": seed})  # fmt: skip
+        if json_schema is not None and messages[0]["content"] == INPUTS_SYSTEM:
+            text = self.inputs.pop(0) if self.inputs else "[]"
+            return Completion(text, 1, self.count_tokens(text), 0.01, 0.001)
         if not self.replies:
             raise AssertionError(f"FakeLLM: no scripted reply left for call {len(self.calls)}")
         reply = self.replies.pop(0)

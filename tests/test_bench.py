@@ -77,9 +77,15 @@ def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
     seen = json.dumps([c["messages"] for c in llm.calls]) + json.dumps([e.data for e in rec.events])
     seen += capsys.readouterr().out + capsys.readouterr().err
     assert CANARY not in seen
-    hidden_runs = [i for i, prog in enumerate(sb.programs) if CANARY in prog]
-    assert len(hidden_runs) == 3  # exactly once per task
-    assert hidden_runs[-1] == len(sb.programs) - 1  # the last task's hidden test runs after its loop
+    hidden = "".join("H" if CANARY in prog else "." for prog in sb.programs)
+    # Each task: the loop's runs, then (after it returned) the hidden test of its answer and of
+    # every other candidate it logged. Never a loop run after a hidden one of the same task.
+    blocks = [b for b in hidden.split(".") if b]
+    if mode == "vanilla":  # nothing runs in the loop: one answer, one hidden run per task
+        assert hidden == "HHH"
+    else:
+        assert len(blocks) == 3 and hidden.endswith("H") and not hidden.startswith("H")
+    assert all(len(r["attempts"]) >= 1 and all("hidden" in a for a in r["attempts"]) for r in records)
     assert len(records) == 3 and len(out.read_text().splitlines()) == 3
     if mode == "vanilla":
         # one greedy call per task; the scripted model alternates wrong/right across calls
@@ -99,6 +105,8 @@ def test_hidden_test_never_reaches_the_loop(tmp_path, mode, capsys):
         "completion_tokens",
         "seconds",
         "code",
+        "attempts",
+        "probes",
     }
     assert keys <= set(records[0])
 

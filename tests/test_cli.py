@@ -103,6 +103,7 @@ def test_ask_and_bench_share_the_task_options():
         "--no-run",
         "--no-plan",
         "--no-context",
+        "--no-vote",
         "--edge",
     ]
     ask = build_parser().parse_args(["ask", *tail, "write f"])
@@ -115,6 +116,7 @@ def test_ask_and_bench_share_the_task_options():
         "run": False,
         "plan": False,
         "use_context": False,
+        "vote": False,
     }
     assert request_options(ask) == request_options(bench) == want
     assert ask.preset == bench.preset == "edge"

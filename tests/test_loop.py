@@ -47,12 +47,18 @@ def pipeline(replies, sandbox, events=None, **settings) -> tuple[Pipeline, FakeL
     return Pipeline(fake, cfg, sink=(events.append if events is not None else None), sandbox=sandbox), fake
 
 
+def code_calls(fake: FakeLLM) -> list[dict]:
+    """The calls that wrote code (not the probe inputs of behaviour voting)."""
+    return [c for c in fake.calls if c["json_schema"] is None]
+
+
 def test_greedy_that_passes_stops_at_once(sandbox):
     events = []
     p, fake = pipeline([RIGHT], sandbox, events, candidates=5, max_iters=3)
     r = p.run(Request(STUB))
     assert r.passed and (r.tests_passed, r.tests_total) == (2, 2)
-    assert len(fake.calls) == 1 and fake.calls[0]["temperature"] == 0.0
+    assert len(code_calls(fake)) == 1 and fake.calls[0]["temperature"] == 0.0
+    assert len(fake.calls) == 2  # and one short call for inputs: it ran on them without error
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and "run" in kinds and "token" in kinds
 
@@ -61,10 +67,10 @@ def test_failing_docstring_check_then_repair_passes(sandbox):
     p, fake = pipeline([WRONG, RIGHT], sandbox, max_iters=2)
     r = p.run(Request(STUB))
     assert r.passed and r.iterations == 1 and r.candidates == 2
-    repair_prompt = fake.calls[1]["messages"][-1]["content"]
+    repair_prompt = code_calls(fake)[1]["messages"][-1]["content"]
     assert "return x * 3" in repair_prompt  # the failing code is shown
     assert "double(2)" in repair_prompt  # with the failing check
-    assert fake.calls[1]["temperature"] > 0  # a sampled repair, not a greedy repeat
+    assert code_calls(fake)[1]["temperature"] > 0  # a sampled repair, not a greedy repeat
 
 
 def test_best_candidate_is_kept(sandbox):
@@ -77,7 +83,7 @@ def test_best_candidate_is_kept(sandbox):
 def test_max_iterations_stop(sandbox):
     p, fake = pipeline([WRONG] * 4, sandbox, max_iters=3)
     r = p.run(Request(STUB))
-    assert not r.passed and r.iterations == 3 and len(fake.calls) == 4
+    assert not r.passed and r.iterations == 3 and len(code_calls(fake)) == 4
     assert r.code.strip() == WRONG.removesuffix("```").strip()
 
 
@@ -85,7 +91,7 @@ def test_second_repair_is_a_hinted_rewrite(sandbox):
     p, fake = pipeline([WRONG, WRONG, RIGHT], sandbox, max_iters=3)
     r = p.run(Request(STUB))
     assert r.passed and r.iterations == 2
-    rewrite = fake.calls[2]["messages"][-1]["content"]
+    rewrite = code_calls(fake)[2]["messages"][-1]["content"]
     assert "return x * 3" not in rewrite and "Careful" in rewrite
 
 
@@ -124,7 +130,7 @@ def self_tested(replies, sandbox, task=SQUARE, entry="square", **settings):
 def test_self_tested_believes_only_the_tests_most_candidates_pass(sandbox):
     # Two of the model's tests are wrong and agree with the (wrong) greedy candidate; the two
     # right candidates outvote them. Believing every test would keep the greedy one, believing
-    # none would too: only the vote picks a right one.
+    # none would too: only dual agreement (group size x tests passed) picks a right one.
     tests = "2) == 5\nassert square(1) == 2\nassert square(3) == 9\n```"
     replies = [square("{2: 5, 1: 2}.get(x, 0)"), tests, square("x * x"), square("x ** 2")]
     strategy, fake, events = self_tested(replies, sandbox)
@@ -134,10 +140,12 @@ def test_self_tested_believes_only_the_tests_most_candidates_pass(sandbox):
         strategy.job.verifier.reset()
     assert best.candidate.code.strip() == "def square(x):\n    return x * x" and best.candidate.index == 1
     assert best.report.outcomes == [False, False, True]
-    assert best.evidence == "model-written tests: 1/3 agreed"
-    assert len(fake.calls) == 4 and "assert statements" in fake.calls[1]["messages"][-1]["content"]
+    assert best.evidence == "2 of 3 candidates behave alike; model-written tests: 1/3 agreed"
+    calls = code_calls(fake)
+    assert len(calls) == 4 and "assert statements" in calls[1]["messages"][-1]["content"]
     runs = [e for e in events if e.kind == "run"]
     assert [e.weak for e in runs] == [False, True, True, True]  # "does it run", then the model's tests
+    assert len(strategy.job.result.attempts) == 3  # the greedy one's two runs are one attempt
     assert next(e for e in events if e.kind == "checks").sources == "model"
 
 
@@ -147,7 +155,7 @@ def test_self_tested_stops_when_the_greedy_passes_the_model_tests(sandbox):
         best = strategy.solve()
     finally:
         strategy.job.verifier.reset()
-    assert best.candidate.index == 0 and best.report.ok and len(fake.calls) == 2
+    assert best.candidate.index == 0 and best.report.ok and len(code_calls(fake)) == 2
     assert best.evidence == "model-written tests: 2/2 agreed"
 
 
@@ -158,7 +166,8 @@ def test_self_tested_writes_no_tests_for_code_that_does_not_run(sandbox):
         best = strategy.solve()
     finally:
         strategy.job.verifier.reset()
-    assert len(fake.calls) == 2 and "assert statements" not in fake.calls[1]["messages"][-1]["content"]
+    calls = code_calls(fake)
+    assert len(calls) == 2 and "assert statements" not in calls[1]["messages"][-1]["content"]
     assert best.report.loaded and best.candidate.origin == "fix" and best.evidence == ""
 
 
@@ -186,13 +195,14 @@ def test_model_tests_contradicting_correct_code_leave_it_unverified(sandbox):
     events = []
     p, fake = pipeline(replies, sandbox, events, candidates=5, max_iters=2)
     r = p.run(Request(task))
-    assert len(fake.calls) == 6  # the choice is as before: greedy, tests, four samples, no repair
+    assert len(code_calls(fake)) == 6  # greedy, tests, four samples, no repair
     assert r.code.strip() == right.removesuffix(
         "\n```"
-    )  # len(s) passes 3/5 of the model's tests, but they were outvoted
-    assert r.passed is None and r.evidence == "model-written tests: 2/5 agreed"
+    )  # len(s) passes 3/5 of the model's tests, but four candidates agree on 2/5
+    agreed = "4 of 5 candidates behave alike; model-written tests: 2/5 agreed"
+    assert r.passed is None and r.evidence == agreed
     assert (r.tests_passed, r.tests_total, r.failure) == (2, 5, "")
-    assert "unverified (model-written tests: 2/5 agreed)" in r.summary() and "FAILED" not in r.summary()
+    assert f"unverified ({agreed})" in r.summary() and "FAILED" not in r.summary()
     done = events[-1]
     assert done.kind == "done" and done.passed is None
 

@@ -13,11 +13,11 @@ import json
 import resource
 import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..loop.events import Event, EventSink, Request
+from ..loop.events import Event, EventSink, Request, Result
 from ..loop.pipeline import Pipeline
 from ..loop.settings import LoopSettings
 from ..models.llm import ChatModel
@@ -121,6 +121,7 @@ def run_tasks(
         result = Pipeline(llm, settings, sink=sink, sandbox=sandbox).run(request)
         hidden = sandbox.run(hidden_test(result.code, task), timeout=max(10.0, request.timeout))
         sandbox.reset()
+        attempts = hidden_attempts(result, task, sandbox, hidden.ok, max(10.0, request.timeout))
         record = {
             "task_id": task.task_id,
             "passed": hidden.ok,
@@ -137,6 +138,9 @@ def run_tasks(
             if hidden.ok
             else (hidden.error_name or ("timeout" if hidden.timed_out else "died")),
             "code": result.code,
+            "agreement": result.agreement,
+            "probes": result.probes,
+            "attempts": attempts,
         }
         if out is not None:
             with out.open("a", encoding="utf-8") as f:
@@ -148,6 +152,22 @@ def run_tasks(
         yield record
     if bar is not None:
         bar.close()
+
+
+def hidden_attempts(
+    result: Result, task: Task, sandbox: Sandbox, final_ok: bool, timeout: float
+) -> list[dict[str, Any]]:
+    """Every candidate the loop generated, each with its own hidden-test outcome (run here,
+    after the loop has returned, so it influences nothing): what ``bench rechoose`` replays."""
+    outcome = {result.code: final_ok}
+    out = []
+    for a in result.attempts:
+        if a.code not in outcome:
+            r = sandbox.run(hidden_test(a.code, task), timeout=timeout)
+            sandbox.reset()
+            outcome[a.code] = r.ok
+        out.append({**asdict(a), "hidden": outcome[a.code]})
+    return out
 
 
 def summarize(records: list[dict[str, Any]], **meta: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def add_parser(sub: Subparsers) -> None:
         "the loop's token budget. The loop never sees a task's hidden tests.",
     )
     bsub = b.add_subparsers(
-        dest="bench_command", required=True, metavar="{humaneval,run,notebook,report,merge}"
+        dest="bench_command", required=True, metavar="{humaneval,run,notebook,rechoose,report,merge}"
     )
     for name in ("humaneval", "run"):
         p = bsub.add_parser(
@@ -70,6 +70,20 @@ def add_parser(sub: Subparsers) -> None:
         add_task_options(p)
         p.set_defaults(func=cmd_bench)
     add_notebook_parser(bsub)
+    c = bsub.add_parser(
+        "rechoose",
+        help="replay choosers on the candidates a loop run logged, with their hidden-test outcomes",
+        description="pass@1 each chooser would have had on the candidates a run generated "
+        "(final: the run's own choice; greedy: the first candidate; first-pass: the first that passes "
+        "the most visible checks; vote: the largest behaviour group among those; dual: behaviour "
+        "groups scored by model-written tests; oracle: any candidate passes).",
+    )
+    c.add_argument("results", nargs="+", type=Path, help="results JSONL of loop runs")
+    c.add_argument(
+        "--chooser", action="append", metavar="NAME", help="a chooser to replay (repeat; default: all)"
+    )
+    c.add_argument("--first", type=int, metavar="K", help="only the first K candidates of each task")
+    c.set_defaults(func=cmd_rechoose)
     r = bsub.add_parser("report", help="Markdown table + PNG plot comparing runs")
     r.add_argument("results", nargs="+", type=Path, help="results JSONL files of the runs to compare")
     r.add_argument("--md", type=Path, help="also write the Markdown table here")
@@ -131,6 +145,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     only = set(task_ids(args.only)) if args.only else None
     print(report(args.results, args.md, args.png, only), end="")
+    return 0
+
+
+def cmd_rechoose(args: argparse.Namespace) -> int:
+    from ..bench.rechoose import NAMES, rechoose
+
+    try:
+        print(rechoose(args.results, args.chooser or NAMES, args.first), end="")
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
     return 0
 
 

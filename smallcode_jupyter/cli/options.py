@@ -39,6 +39,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-plan", action="store_true", help="never split the task into parts")
     g.add_argument("--no-context", action="store_true", help="no retrieval from the project or corpora")
     g.add_argument(
+        "--no-vote",
+        action="store_true",
+        help="functions with examples: take the first candidate that passes them, without "
+        "comparing candidates' behaviour on model-written inputs",
+    )
+    g.add_argument(
         "--preset",
         choices=["auto", "edge"],
         default="auto",
@@ -76,6 +82,7 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
         "plan": not args.no_plan,
         "use_context": not args.no_context,
         "timeout": args.timeout,
+        "vote": False if args.no_vote else None,
     }
 
 

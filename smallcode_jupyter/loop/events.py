@@ -44,6 +44,7 @@ class Request:
     max_tokens: int | None = None
     run: bool = True  # run candidates in the sandbox (False: generate only)
     plan: bool = True  # allow decomposition into sub-tasks
+    vote: bool | None = None  # behaviour voting for functions with checks (None: the settings')
     use_context: bool = True  # retrieve context (notebook, project, corpora)
     timeout: float = 10.0  # seconds per sandbox execution
     budget: int = 0  # > 0: best-of sampling until this many tokens are spent, instead of the loop
@@ -376,6 +377,24 @@ class Usage:
 
 
 @dataclass
+class Attempt:
+    """One candidate the loop generated, as the benchmark logs it (``Result.attempts``)."""
+
+    index: int
+    origin: str  # "greedy", "sample", "sample body", "fix", "rewrite", ...
+    temperature: float
+    code: str
+    loaded: bool = False
+    passed: int = 0  # visible checks passed
+    total: int = 0
+    behaviour: list[str] = field(default_factory=list)  # one result per probe (loop/probes.py)
+    outcomes: list[bool] = field(default_factory=list)  # per check
+    weak: bool = False  # the checks were the model's own tests
+    tokens: int = 0  # completion tokens of the call that wrote it
+    seconds: float = 0.0  # time of that call
+
+
+@dataclass
 class Result:
     """The loop's answer: the best code found, and how it was found."""
 
@@ -398,6 +417,9 @@ class Result:
     evidence: str = ""  # what the weak evidence said, e.g. "model-written tests: 2/5 agreed"
     changed: list[str] = field(default_factory=list)  # user variables the code changes
     overwrites: list[str] = field(default_factory=list)  # ...re-creating them from literal data
+    agreement: str = ""  # how the candidates' behaviour agreed with the chosen one, when voted
+    attempts: list[Attempt] = field(default_factory=list)  # every candidate that ran, in order
+    probes: list[str] = field(default_factory=list)  # the calls the candidates' behaviour was read on
 
     def summary(self) -> str:
         """The one-line summary shown under the result."""
@@ -413,6 +435,8 @@ class Result:
             f"{self.usage.prompt_tokens}+{self.usage.completion_tokens} tokens",
             f"{self.seconds:.1f} s",
         ]
+        if self.agreement:
+            parts.append(self.agreement)
         if self.changed:
             parts.append("changes " + ", ".join(self.changed))
         if self.cancelled:

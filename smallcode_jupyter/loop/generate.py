@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..models.llm import ChatModel, Message
+from ..models.llm import ChatModel, Completion, Message
 from . import generate_prompts as P
 from .code import complete_with_stub, extract_code, strip_main, stub_entry_point
 from .events import Usage
@@ -24,6 +24,9 @@ class Candidate:
     code: str
     origin: str  # "greedy", "sample", "repair" or "rewrite"
     index: int = 0
+    temperature: float = 0.0
+    tokens: int = 0  # completion tokens of the call that wrote it
+    seconds: float = 0.0
 
 
 def task_messages(
@@ -64,6 +67,11 @@ class Generator:
 
     def __init__(self, llm: ChatModel, max_tokens: int, temperature: float) -> None:
         self.llm, self.max_tokens, self.temperature = llm, max_tokens, temperature
+        self.last: Completion | None = None  # the latest call (what a candidate cost)
+
+    def cost(self) -> tuple[int, float]:
+        """(completion tokens, seconds) of the latest call."""
+        return (self.last.completion_tokens, self.last.seconds) if self.last else (0, 0.0)
 
     def one(
         self,
@@ -91,6 +99,7 @@ class Generator:
             cancel=cancel,
         )
         usage.add(out)
+        self.last = out
         return finish_code(head + out.text, task, entry_point)
 
     def candidates(
@@ -126,5 +135,6 @@ class Generator:
                 cancel=cancel,
                 continue_stub=cont,
             )
-            out.append(Candidate(code, origin(i, stub), i))
+            temperature = 0.0 if greedy else self.temperature
+            out.append(Candidate(code, origin(i, stub), i, temperature, *self.cost()))
         return out

@@ -23,7 +23,7 @@ from .generate_prompts import FIX_TASK
 from .notebook import describe_changes, invented_overwrites, notebook_checks
 from .repair import repair_messages
 from .settings import LoopSettings
-from .strategies import Best, BestOf, Job, Parts, SelfTested, Single, Strategy, Unit
+from .strategies import Best, BestOf, Job, Parts, SelfTested, Single, Strategy, Unit, Voted
 from .verify import Verifier
 
 if TYPE_CHECKING:
@@ -187,6 +187,9 @@ class Pipeline:
         unit = self.unit(job, entry, checks)
         if job.verifier is not None and not checks and not job.notebook:
             return SelfTested(job, unit)
+        vote = self.settings.vote if request.vote is None else request.vote
+        if job.verifier is not None and entry and not job.notebook and vote:
+            return Voted(job, unit)
         return Single(job, unit)  # a notebook task: at least, it must run on the user's data
 
     def unit(self, job: Job, entry: str | None, checks: list[Check], task: str | None = None) -> Unit:

@@ -23,6 +23,7 @@ class LoopSettings:
     candidates: int = 4  # candidates per (sub-)task, the greedy one included
     temperature: float = 0.8  # sampling temperature of the extra candidates
     decompose: bool = True  # allow splitting non-atomic tasks into sub-tasks
+    vote: bool = True  # functions with checks: greedy unless in doubt, then behaviour voting
 
 
 SIZE_CLASSES: dict[str, LoopSettings] = {

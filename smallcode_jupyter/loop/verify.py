@@ -18,6 +18,7 @@ from ..context.types import LiveState
 from ..sandbox import Sandbox
 from .checks import CHECK_PRELUDE, Check
 from .harness import ENTRY, HARNESS_SOURCE, LOAD, MARK, parse_verdict
+from .probes import outcome_text
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Report:
     seconds: float = 0.0
     changed: dict[str, str] = field(default_factory=dict)  # user variable -> how the code changed it
     overwrites: list[str] = field(default_factory=list)  # user variables it re-creates from literals
+    behaviour: list[str] = field(default_factory=list)  # one result per probe (see probes.py)
 
     @property
     def ok(self) -> bool:
@@ -131,17 +133,18 @@ class Verifier:
             return None
         return out
 
-    def run(self, code: str, checks: Sequence[Check]) -> Report:
-        """Execute ``code`` and then each check; never raises for anything the code does."""
+    def run(self, code: str, checks: Sequence[Check], probes: Sequence[Check] = ()) -> Report:
+        """Execute ``code``, then each check, then each probe (whose results land in
+        ``Report.behaviour``); never raises for anything the code does."""
         if self.state is not None and not self._loaded:
             self.load_state()  # the kernel was replaced since: copy the variables again
         setup = "" if self._installed else HARNESS_SOURCE
         state = "_sc_state" if self.state is not None and self._loaded else "None"
         call = (
-            f"{setup}\n{ENTRY}({code!r}, {CHECK_PRELUDE!r}, {[c.code for c in checks]!r}, "
+            f"{setup}\n{ENTRY}({code!r}, {CHECK_PRELUDE!r}, {[c.code for c in [*checks, *probes]]!r}, "
             f"{self.check_timeout!r}, {MARK!r}, {state})"
         )
-        budget = self.check_timeout * (len(checks) + 2) + 10
+        budget = self.check_timeout * (len(checks) + len(probes) + 2) + 10
         r = self.sandbox.run(call, timeout=budget)
         verdict = parse_verdict(r.stdout)
         if verdict is None:
@@ -166,14 +169,21 @@ class Verifier:
                 0, len(checks), False, [failure], [False] * len(checks), verdict["output"], r.seconds, changed
             )
         failures, outcomes = [], []
-        for check, outcome in zip(checks, verdict["checks"], strict=False):
+        results = verdict["checks"]
+        behaviour = [
+            outcome_text(o["name"] if o else None, o["value"] if o else "") for o in results[len(checks) :]
+        ]
+        behaviour += ["!NoResult"] * (len(probes) - len(behaviour))
+        for check, outcome in zip(checks, results, strict=False):
             outcomes.append(outcome is None)
             if outcome is not None:
                 error = _clean(f"{outcome['name']}: {outcome['value']}")
                 failures.append(Failure(check.label, error, outcome["tb"]))
-        return Report(
+        report = Report(
             sum(outcomes), len(checks), True, failures, outcomes, verdict["output"], r.seconds, changed
         )
+        report.behaviour = behaviour
+        return report
 
     def reset(self) -> None:
         """Fresh kernel for the next task, unless every candidate ran in a forked child: then the

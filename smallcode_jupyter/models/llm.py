@@ -204,6 +204,53 @@ class LLM:
                 cancel,
             )
 
+    def chat_batch(
+        self,
+        messages: Sequence[Message],
+        *,
+        n: int,
+        prefill: str = "",
+        max_tokens: int = 512,
+        temperature: float = 0.8,
+        seeds: Sequence[int],
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
+        """``n`` sampled replies to one prompt, decoded together in one llama.cpp batch.
+
+        Why: several candidates of one prompt cost less wall time together than one after
+        another (one pass over the weights serves every sequence). Same prompt and stop strings
+        as :meth:`chat`; one seed per sample (``seeds``), so every sample is reproducible. The
+        batch runs in its own short-lived context on this model (see ``models/batch.py``), so
+        the prefix cached for :meth:`chat` is left as it was. Not part of ``ChatModel``: the loop
+        looks for it with ``getattr`` and falls back to sequential ``chat`` calls.
+        """
+        from .batch import sample_batch  # lazy: imports llama_cpp
+
+        if len(seeds) != n:
+            raise ValueError(f"chat_batch needs one seed per sample: n={n}, {len(seeds)} seeds")
+        prompt, template_stop = self.format(messages)
+        prompt += prefill
+        with self._lock:
+            tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            room = self.n_ctx - len(tokens)
+            if room < 16:
+                raise ModelError(
+                    f"the prompt ({len(tokens)} tokens) does not fit the {self.n_ctx}-token window; "
+                    "shorten the context or raise n_ctx"
+                )
+            return sample_batch(
+                self._llama,
+                tokens,
+                n=n,
+                temperature=temperature,
+                seeds=seeds,
+                max_tokens=min(max_tokens, room),
+                stop=[*template_stop, *stop],
+                eos_tokens=[self._llama.token_eos()],
+                cancel=cancel,
+            )
+
     def _generate(
         self,
         prompt: str,

@@ -54,7 +54,11 @@ GOT = "_sc_got"
 """The name a check binds the value it got to (``assert _sc_eq(_sc_got := (CALL), ...)``)."""
 
 HELPER_NAMES = frozenset(
-    {name for name, obj in vars(prelude).items() if name.startswith("_sc_") and inspect.isfunction(obj)}
+    {
+        name
+        for name, obj in vars(prelude).items()
+        if name.startswith("_sc_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+    }
     | {GOT}
 )
 """Names a check may use without defining them: the prelude's functions and ``_sc_got``."""

@@ -78,3 +78,66 @@ def _sc_raises(src: str, g: "dict[str, object]", name: str) -> bool:
     except Exception as e:
         return any(c.__name__ == name for c in type(e).__mro__)
     return False
+
+
+class _sc_Behaviour(Exception):
+    """Carries a probe's result out of the check that ran it: ``str(e)`` is its signature."""
+
+
+def _sc_norm(v: object, depth: int = 0) -> str:
+    """A canonical text of a value, equal for values a test's ``==`` would call equal in
+    practice: floats to 6 significant digits (so 2.0 and 2 agree), sets and dict items sorted,
+    iterators consumed (up to 200 items), objects without a stable repr by their type."""
+    if depth > 6:
+        return "..."
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    if isinstance(v, float):
+        return format(v, ".6g")
+    if isinstance(v, (int, str, bytes)):
+        return repr(v)[:400]
+    if isinstance(v, (list, tuple)):
+        items = ", ".join(_sc_norm(x, depth + 1) for x in list(v)[:200])
+        return f"[{items}]" if isinstance(v, list) else f"({items})"
+    if isinstance(v, (set, frozenset)):
+        return "{" + ", ".join(sorted(_sc_norm(x, depth + 1) for x in list(v)[:200])) + "}"
+    if isinstance(v, dict):
+        pairs = sorted(
+            f"{_sc_norm(k, depth + 1)}: {_sc_norm(x, depth + 1)}" for k, x in list(v.items())[:200]
+        )
+        return "{" + ", ".join(pairs) + "}"
+    if hasattr(v, "tolist"):
+        try:
+            return _sc_norm(v.tolist(), depth)
+        except Exception:
+            pass
+    if hasattr(v, "__next__"):
+        import itertools
+
+        return "iter" + _sc_norm(list(itertools.islice(v, 200)), depth)  # type: ignore[call-overload]
+    try:
+        text = repr(v)
+    except Exception:
+        text = ""
+    return type(v).__name__ + ("" if " at 0x" in text or not text else ":" + text[:200])
+
+
+def _sc_behave(thunk: object, limit: float = 1.0) -> None:
+    """Call ``thunk`` (a probe: the candidate on one input) and raise :class:`_sc_Behaviour`
+    with what it did: ``=`` and the value's canonical text, or ``!`` and the exception's class.
+    Probes get ``limit`` seconds each, less than a check, because a generated input may send
+    a wrong candidate into a long loop."""
+    import signal
+
+    signal.setitimer(signal.ITIMER_REAL, limit)  # the harness runs checks in the main thread
+    try:
+        text = "=" + _sc_norm(thunk())  # type: ignore[operator]
+    except BaseException as e:
+        text = "!" + type(e).__name__
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if len(text) > 120:  # long values: a prefix to read and a digest of the whole to compare
+        import hashlib
+
+        text = text[:100] + " #" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    raise _sc_Behaviour(text)

@@ -1,7 +1,8 @@
 """How the loop spends its calls on a task: one small class per strategy.
 
 - :class:`Single`: candidates against the user's checks, then bounded repair.
-- :class:`SelfTested`: no checks given; the model writes tests and the candidates vote on them.
+- :class:`Voted`: a function with checks; the greedy one unless in doubt, then behaviour voting.
+- :class:`SelfTested`: no checks given; candidates vote by behaviour, the model's tests by agreement.
 - :class:`Parts`: a planned task, one small call per part, assembled and tested together.
 - :class:`BestOf`: the equal-compute baseline of the benchmarks, sampling to a token budget.
 
@@ -17,6 +18,7 @@ from .parts import Parts
 from .repair import repair
 from .self_tested import SelfTested
 from .single import Single
+from .voted import Voted
 
 
 class Strategy(Protocol):
@@ -25,4 +27,16 @@ class Strategy(Protocol):
     def solve(self) -> Best: ...
 
 
-__all__ = ["Best", "BestOf", "Job", "Parts", "SelfTested", "Single", "Strategy", "Tried", "Unit", "repair"]
+__all__ = [
+    "Best",
+    "BestOf",
+    "Job",
+    "Parts",
+    "SelfTested",
+    "Single",
+    "Strategy",
+    "Tried",
+    "Unit",
+    "Voted",
+    "repair",
+]

@@ -37,6 +37,7 @@ class BestOf:
         """Run ``cand`` against the checks (no cache: every sample runs, as in the benchmarks)."""
         report = self.job.verify(cand.code, self.unit.checks)
         self.job.report(cand, report)
+        self.job.log(cand, report)
         return Tried(cand, report)
 
     def sample(self, i: int) -> Candidate:
@@ -48,14 +49,15 @@ class BestOf:
         if greedy:
             job.emit(ev.Prompt(text=unit.messages[-1]["content"]))
         job.result.candidates += 1
+        temperature = 0.0 if greedy else job.settings.temperature
         code = job.gen.one(
             unit.messages,
             unit.task,
             unit.entry,
             job.usage,
-            0.0 if greedy else job.settings.temperature,
+            temperature,
             seed=1000 + i,
             on_token=job.stream if greedy else None,
             cancel=job.request.cancel,
         )
-        return Candidate(unit.finish(code), origin, i)
+        return Candidate(unit.finish(code), origin, i, temperature, *job.gen.cost())

@@ -60,6 +60,7 @@ class Unit:
     part: str = ""
     snippets: list[Snippet] = field(default_factory=list)  # retrieved context shown to the model
     seen: dict[str, Report] = field(default_factory=dict)
+    probes: list[Check] = field(default_factory=list)  # run after the checks, for behaviour (probes.py)
 
     def finish(self, code: str) -> str:
         """Add imports the code forgot for helpers it was shown (the 0.5B model often does)."""
@@ -120,11 +121,11 @@ class Job:
             self.emit(ev.Context(sources=tuple(sources)))
         return "\n\n".join(t for t in (head, req.context.strip(), render(snippets)) if t), snippets
 
-    def verify(self, code: str, checks: Sequence[Check]) -> Report:
-        """Run ``code`` against ``checks`` in the sandbox."""
+    def verify(self, code: str, checks: Sequence[Check], probes: Sequence[Check] = ()) -> Report:
+        """Run ``code`` against ``checks`` (then ``probes``) in the sandbox."""
         if self.verifier is None:
             raise RuntimeError("nothing runs without a sandbox: check job.verifier first")
-        return self.verifier.run(code, checks)
+        return self.verifier.run(code, checks, probes)
 
     def report(self, cand: Candidate, report: Report, weak: bool = False) -> None:
         self.emit(
@@ -152,17 +153,32 @@ class Job:
             if kept.strip() and not invented_overwrites(kept, users, data):
                 cand.code, overwritten = kept, []
         key = cand.code if not weak else f"model-tests\0{cand.code}"
-        if key in unit.seen:  # identical code: same verdict, no need to run it again
+        if key in unit.seen:  # identical code: same verdict, no need to run it again (it still votes)
+            self.log(cand, unit.seen[key], weak)
             return unit.seen[key]
         if overwritten:  # never offered: running it would replace the user's data with made-up data
             failure = Failure("overwrites your data", overwrite_message(overwritten))
             report = Report(0, len(checks), False, [failure], [False] * len(checks))
             report.overwrites = overwritten
         else:
-            report = self.verify(cand.code, checks)
+            report = self.verify(cand.code, checks, unit.probes)
         unit.seen[key] = report
         self.report(cand, report, weak)
+        self.log(cand, report, weak)
         return report
+
+    def log(self, cand: Candidate, report: Report | None, weak: bool = False) -> None:
+        """Keep ``cand`` in ``result.attempts`` (what the benchmark logs and replays)."""
+        a = ev.Attempt(cand.index, cand.origin, cand.temperature, cand.code, tokens=cand.tokens, weak=weak)
+        a.seconds = round(cand.seconds, 3)
+        if report is not None:
+            a.loaded, a.passed, a.total = report.loaded, report.passed, report.total
+            a.behaviour, a.outcomes = report.behaviour, report.outcomes
+        log = self.result.attempts
+        if log and (log[-1].index, log[-1].code) == (a.index, a.code):
+            log[-1] = a  # the same candidate run again (with more checks): one attempt, latest run
+        else:
+            log.append(a)
 
     def candidate(self, unit: Unit, i: int) -> Candidate:
         """Candidate ``i`` of the unit's fixed schedule; the greedy one is streamed."""
@@ -182,6 +198,7 @@ class Job:
         or the request was stopped): how every single-unit strategy starts."""
         first = self.candidate(unit, 0)
         if self.verifier is None or self.cancelled:
+            self.log(first, None)
             return first, None
         return first, Tried(first, self.check(unit, first))
 

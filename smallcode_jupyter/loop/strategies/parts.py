@@ -85,7 +85,13 @@ class Parts:
             unit.messages, unit.task, None, job.usage, temperature, seed=seed, cancel=job.request.cancel
         )
         trial = {**self.codes, owner.name: unit.finish(code)}
-        cand = Candidate(planner.assemble(list(trial.values())), "part rewrite", job.result.candidates - 1)
+        cand = Candidate(
+            planner.assemble(list(trial.values())),
+            "part rewrite",
+            job.result.candidates - 1,
+            temperature,
+            *job.gen.cost(),
+        )
         report = job.check(whole, cand)
         if report.score > best.report.score:
             self.codes = trial

@@ -33,7 +33,7 @@ def repair(job: Job, unit: Unit, best: Tried, rounds: int) -> Tried:
         code = job.gen.one(
             msgs, unit.task, unit.entry, job.usage, temperature, seed=2000 + it, cancel=job.request.cancel
         )
-        cand = Candidate(unit.finish(code), kind, job.result.candidates - 1)
+        cand = Candidate(unit.finish(code), kind, job.result.candidates - 1, temperature, *job.gen.cost())
         report = job.check(unit, cand)
         if report.score > best.report.score:
             best = Tried(cand, report)

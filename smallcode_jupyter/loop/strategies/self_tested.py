@@ -1,65 +1,78 @@
-"""The strategy for tasks without tests or examples: the model writes tests, and the candidates
-vote on which of them to believe.
+"""The strategy for tasks without tests or examples: candidates are compared by what they do,
+and the model's own tests count only where candidates agree with them (dual agreement).
 
-A small model's own tests often expect wrong values, so a test only counts when a majority of
-the candidates that load agree with it (:func:`~smallcode_jupyter.loop.selftest.vote`), and the
-candidate that agrees with most of the kept tests wins. The answer stays unverified: what the
-tests said is reported as evidence, never as a pass or a failure.
+A small model's own tests often expect wrong values, so they never rule a candidate out alone.
+The model writes inputs (``inputs.py``) and asserts (``selftest.py``); every candidate runs on
+both, candidates are grouped by their behaviour on the inputs, and a group scores its size times
+(1 + the asserts its members pass) (``vote.dual``, after CodeT). The answer stays unverified:
+what the candidates and tests said is reported as evidence, never as a pass or a failure.
 """
 
 from __future__ import annotations
 
 from .. import events as ev
-from ..checks import Check
-from ..selftest import vote, write_tests
+from ..probes import crashes
+from ..selftest import write_tests
 from ..verify import Report
+from ..vote import Seen, dual
 from .job import Best, Job, Tried, Unit
 from .repair import repair
+from .voted import Voted
 
 
 class SelfTested:
-    """One unit with no checks: the greedy candidate, the model's tests, then the vote."""
+    """One unit with no checks: the greedy candidate, the model's inputs and tests, the vote."""
 
     def __init__(self, job: Job, unit: Unit) -> None:
         self.job, self.unit = job, unit
 
     def solve(self) -> Best:
         job, unit = self.job, self.unit
-        first, best = job.greedy(unit)  # no checks: does it run?
-        if best is None:
+        first = job.candidate(unit, 0)
+        if job.cancelled:
+            job.log(first, None)
             return Best(first)
-        if not best.report.loaded or not unit.entry:
-            return Best.of(repair(job, unit, best, job.n_repairs))  # only "does it run" to go by
+        if unit.entry:
+            Voted(job, unit).make_probes()
+        greedy = Tried(first, job.check(unit, first))  # no checks: does it run (and on the inputs)?
+        if not greedy.report.loaded or not unit.entry:
+            return Best.of(repair(job, unit, greedy, job.n_repairs))  # only "does it run" to go by
         tests = write_tests(job.llm, unit.task, unit.entry, job.usage, cancel=job.request.cancel)
-        if not tests:
-            return Best.of(best, "the model wrote no usable tests")
-        job.emit(ev.Checks(count=len(tests), sources="model", labels=tuple(t.label for t in tests)))
-        return self.choose(best, tests)
-
-    def choose(self, best: Tried, tests: list[Check]) -> Best:
-        """More candidates against the model's ``tests``, then the one the vote favours."""
-        job, unit = self.job, self.unit
-        pool = [Tried(best.candidate, job.check(unit, best.candidate, tests))]
-        if pool[0].report.ok:
-            return Best.of(pool[0], agreement(pool[0].report))
+        if tests:
+            job.emit(ev.Checks(count=len(tests), sources="model", labels=tuple(t.label for t in tests)))
+            greedy = Tried(first, job.check(unit, first, tests))
+        elif not unit.probes:
+            return Best.of(greedy, "the model wrote no usable tests")
+        if greedy.report.ok and not crashes(greedy.report.behaviour):
+            return Best.of(greedy, evidence(greedy.report, [greedy.report], bool(tests)))
+        pool = [greedy]
         for i in range(1, job.n_candidates):
             if job.cancelled:
                 break
             cand = job.candidate(unit, i)
-            if all(cand.code != t.candidate.code for t in pool):
-                pool.append(Tried(cand, job.check(unit, cand, tests)))
-        loaded = [t for t in pool if t.report.loaded]
-        keep = vote([t.report.outcomes for t in loaded])
-        if not any(keep):
-            return Best.of(best, "the candidates agreed with none of the model-written tests")
-
-        def agreed(t: Tried) -> tuple[int, int]:
-            return sum(o and k for o, k in zip(t.report.outcomes, keep, strict=False)), -t.candidate.index
-
-        chosen = max(loaded, key=agreed)
-        return Best.of(chosen, agreement(chosen.report))
+            pool.append(Tried(cand, job.check(unit, cand, tests or None)))
+        chosen = dual([seen(t) for t in pool])
+        best = next((t for t in pool if chosen is not None and t.candidate.index == chosen.index), greedy)
+        return Best.of(best, evidence(best.report, [t.report for t in pool], bool(tests)))
 
 
-def agreement(report: Report) -> str:
-    """What the model's tests said of the chosen code."""
-    return f"model-written tests: {report.passed}/{report.total} agreed"
+def seen(t: Tried) -> Seen:
+    """The chooser's view: the checks were the model's own, so they only score; which of them a
+    candidate passes is part of its behaviour (CodeT's consensus sets)."""
+    r = t.report
+    return Seen(t.candidate.index, r.loaded, 0, 0, weak_behaviour(r.behaviour, r.outcomes), r.passed)
+
+
+def weak_behaviour(behaviour: list[str], outcomes: list[bool]) -> tuple[str, ...]:
+    return (*behaviour, "".join("T" if o else "F" for o in outcomes))
+
+
+def evidence(chosen: Report, reports: list[Report], tested: bool) -> str:
+    """What the candidates and the model's tests said of the chosen code."""
+    loaded = [r for r in reports if r.loaded]
+    mine = weak_behaviour(chosen.behaviour, chosen.outcomes)
+    alike = sum(weak_behaviour(r.behaviour, r.outcomes) == mine for r in loaded)
+    parts = [f"{alike} of {len(loaded)} candidates behave alike"] if len(loaded) > 1 else []
+    if tested:
+        parts.append(f"model-written tests: {chosen.passed}/{chosen.total} agreed")
+    return "; ".join(parts) or "ran without error"

@@ -1,0 +1,87 @@
+"""The strategy for a function with visible checks: the greedy candidate unless in doubt, then
+samples chosen by behaviour voting.
+
+The greedy candidate runs against the prompt's examples and on inputs the model wrote (one
+short call, inputs only). It stands when it passes every example and raises on none of the
+inputs: easy tasks stay at the cost of one answer plus that call. Otherwise the task is in
+doubt and more candidates come, each run on the same checks and inputs, until two that pass
+every check behave alike on every input (or the candidates run out); the largest such group
+wins (``vote.vote``). When none passes, bounded repair takes the best failing one.
+"""
+
+from __future__ import annotations
+
+from .. import events as ev
+from ..inputs import write_inputs
+from ..probes import crashes, example_inputs, probes
+from ..verify import Report
+from ..vote import Seen, settled, vote
+from .job import Best, Job, Tried, Unit
+from .repair import repair
+
+N_INPUTS = 5
+
+
+class Voted:
+    """One unit with checks and an entry point: ``job.n_candidates`` at most, then repair."""
+
+    def __init__(self, job: Job, unit: Unit) -> None:
+        self.job, self.unit = job, unit
+        self.generated = 0  # probes the model wrote (the rest are the prompt's examples)
+
+    def solve(self) -> Best:
+        job, unit = self.job, self.unit
+        first = job.candidate(unit, 0)
+        if job.cancelled:
+            job.log(first, None)
+            return Best(first)
+        self.make_probes()
+        pool = [Tried(first, job.check(unit, first))]
+        greedy = pool[0].report
+        if greedy.ok and not crashes(greedy.behaviour):
+            return Best.of(pool[0])  # passes the examples and runs on every input: no doubt
+        need = 2 if self.generated else 1
+        for i in range(1, job.n_candidates):
+            if job.cancelled or settled([seen(t) for t in pool], need):
+                break
+            cand = job.candidate(unit, i)
+            pool.append(Tried(cand, job.check(unit, cand)))
+        chosen = vote([seen(t) for t in pool])
+        best = next(t for t in pool if t.candidate.index == chosen.index) if chosen else pool[0]
+        if best.report.ok:
+            job.result.agreement = agreement(best.report, [t.report for t in pool])
+            return Best.of(best)
+        return Best.of(repair(job, unit, best, job.n_repairs))
+
+    def make_probes(self) -> None:
+        """The unit's probes: the prompt's example calls, then the model's inputs."""
+        job, unit = self.job, self.unit
+        if not unit.entry:
+            return
+        examples = example_inputs(unit.checks, unit.entry)
+        written = write_inputs(
+            job.llm, unit.task, unit.entry, examples, job.usage, N_INPUTS, cancel=job.request.cancel
+        )
+        unit.probes = probes(unit.entry, [*examples, *written])
+        self.generated = max(0, len(unit.probes) - len(examples))
+        job.result.probes = [p.label for p in unit.probes]
+        if unit.probes:
+            job.emit(
+                ev.Checks(
+                    count=len(unit.probes),
+                    sources=f"inputs to compare candidates on ({self.generated} written by the model)",
+                    labels=tuple(p.label for p in unit.probes),
+                )
+            )
+
+
+def seen(t: Tried) -> Seen:
+    r = t.report
+    return Seen(t.candidate.index, r.loaded, r.passed, r.total, tuple(r.behaviour))
+
+
+def agreement(chosen: Report, reports: list[Report]) -> str:
+    """How many candidates that pass every check behave like the chosen one."""
+    passing = [r for r in reports if r.ok]
+    alike = sum(r.behaviour == chosen.behaviour for r in passing)
+    return f"{alike} of {len(passing)} passing candidates behave alike"
