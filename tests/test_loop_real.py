@@ -59,3 +59,19 @@ def test_humaneval_task_whose_greedy_answer_fails_its_examples(qwen05, sandbox):
     assert result.passed and result.candidates > 1
     hidden = sandbox.run(f"{result.code}\n{task.test}\ncheck({task.entry_point})")  # after the loop
     assert hidden.ok, hidden.traceback
+
+
+def test_behaviour_voting_on_model_written_inputs(qwen05, sandbox):
+    """The greedy answer to HumanEval/9 fails its example, so more candidates come; each runs on
+    the prompt's example and on inputs the real model wrote (grammar-constrained JSON), and every
+    one is logged with its behaviour on them."""
+    from smallcode_jupyter.bench.runner import humaneval_path, read_tasks
+
+    task = next(t for t in read_tasks(humaneval_path()) if t.task_id == "HumanEval/9")
+    result, events = _run(qwen05, sandbox, Request(task.prompt, entry_point=task.entry_point))
+    probes = [e.data for e in events if e.kind == "checks" and "compare" in e.data["sources"]]
+    assert probes and len(result.probes) == probes[0]["count"] >= 2  # the example and the model's inputs
+    assert all(p.startswith("rolling_max([") for p in result.probes)
+    assert len(result.attempts) == result.candidates >= 2
+    assert all(len(a.behaviour) == len(result.probes) for a in result.attempts if a.loaded)
+    assert result.passed

@@ -24,7 +24,7 @@ ANY: JSON = {
     "anyOf": [
         {"type": "integer"},
         {"type": "string", "maxLength": 24},
-        {"type": "array", "items": {"type": "integer"}, "maxItems": 8},
+        {"type": "array", "items": {"type": "integer"}, "maxItems": 6},
     ]
 }
 SCALARS: dict[str, JSON] = {
@@ -47,7 +47,7 @@ def annotation_schema(node: ast.expr | None) -> JSON | None:
     if isinstance(node, ast.Name) and node.id in SCALARS:
         return SCALARS[node.id]
     if isinstance(node, ast.Name) and node.id in ("list", "List", "tuple", "Tuple", "set", "Set"):
-        return {"type": "array", "items": ANY, "maxItems": 8}
+        return {"type": "array", "items": ANY, "maxItems": 6}
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # X | None
         parts = [p for p in (node.left, node.right) if not (isinstance(p, ast.Constant) and p.value is None)]
         return annotation_schema(parts[0]) if len(parts) == 1 else None
@@ -56,11 +56,11 @@ def annotation_schema(node: ast.expr | None) -> JSON | None:
         args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
         if name in ("List", "list", "Set", "set", "Sequence", "Iterable") and len(args) == 1:
             inner = annotation_schema(args[0])
-            return {"type": "array", "items": inner, "maxItems": 8} if inner else None
+            return {"type": "array", "items": inner, "maxItems": 6} if inner else None
         if name in ("Tuple", "tuple"):
             if len(args) == 2 and isinstance(args[1], ast.Constant) and args[1].value is Ellipsis:
                 inner = annotation_schema(args[0])
-                return {"type": "array", "items": inner, "maxItems": 8} if inner else None
+                return {"type": "array", "items": inner, "maxItems": 6} if inner else None
             inners = [annotation_schema(a) for a in args]
             if all(inners):
                 return {"type": "array", "prefixItems": inners, "items": False}
@@ -93,7 +93,7 @@ def value_schema(value: object) -> JSON | None:
         return SCALARS["str"]
     if isinstance(value, (list, tuple)):
         inner = value_schema(value[0]) if value else None
-        return {"type": "array", "items": inner or ANY, "maxItems": 8}
+        return {"type": "array", "items": inner or ANY, "maxItems": 6}
     if isinstance(value, dict):
         inner = value_schema(next(iter(value.values()))) if value else None
         if all(isinstance(k, str) for k in value):
@@ -153,28 +153,27 @@ def write_inputs(
     schema = schema_for(stub, entry, examples, n)
     if schema is None:
         return []
-    example = ""
-    if examples:
-        try:
-            args = list(ast.literal_eval(f"({examples[0]},)"))
-            example = P.EXAMPLE.format(call=f"{entry}({examples[0]})", json=json.dumps(args))
-        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
-            example = ""
+    # No example call in the prompt: the schema already fixes the shape, and a small model shown
+    # one copies it (and the prompt's own examples are probes anyway).
     messages = [
         {"role": "system", "content": P.SYSTEM},
-        {"role": "user", "content": P.WRITE.format(spec=stub.strip(), n=n, entry=entry, example=example)},
+        {"role": "user", "content": P.WRITE.format(spec=stub.strip(), n=n, entry=entry)},
     ]
-    out = llm.chat(messages, max_tokens=48 * n, json_schema=schema, cancel=cancel)
+    out = llm.chat(messages, max_tokens=32 * n, json_schema=schema, cancel=cancel)
     usage.add(out)
     return parse_inputs(out.text, len(schema["items"]["prefixItems"]), examples)  # type: ignore[index]
 
 
 def parse_inputs(text: str, arity: int, examples: Sequence[str] = ()) -> list[str]:
-    """Argument sources from the model's JSON (each a list of ``arity`` values)."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return []
+    """Argument sources from the model's JSON (each a list of ``arity`` values); a reply cut
+    off by the token limit keeps its complete items."""
+    data = None
+    for end in [len(text), *(i + 1 for i in range(len(text) - 1, 0, -1) if text[i] == "]")]:
+        try:
+            data = json.loads(text[:end] if end == len(text) else text[:end] + "]")
+            break
+        except ValueError:
+            continue
     out: list[str] = []
     for call in data if isinstance(data, list) else []:
         if not isinstance(call, list) or len(call) != arity:

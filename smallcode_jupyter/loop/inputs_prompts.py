@@ -5,9 +5,7 @@ SYSTEM = "You are an expert Python tester. You choose inputs that tell correct c
 WRITE = (
     "```python\n{spec}\n```\n"
     "Write {n} different, valid inputs for `{entry}` as a JSON list. Each item is the list of "
-    "the arguments of one call{example}. Choose inputs the description allows, including edge "
+    "the arguments of one call. Choose inputs the description allows, including edge "
     "cases (empty, single, equal, negative or large values) and cases where a careless "
     "implementation goes wrong."
 )
-
-EXAMPLE = ", e.g. the call {call} is {json}"

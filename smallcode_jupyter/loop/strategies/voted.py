@@ -19,7 +19,7 @@ from ..vote import Seen, settled, vote
 from .job import Best, Job, Tried, Unit
 from .repair import repair
 
-N_INPUTS = 5
+N_INPUTS = 4
 
 
 class Voted:
