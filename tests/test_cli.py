@@ -117,6 +117,7 @@ def test_ask_and_bench_share_the_task_options():
         "plan": False,
         "use_context": False,
         "vote": False,
+        "batch": None,
     }
     assert request_options(ask) == request_options(bench) == want
     assert ask.preset == bench.preset == "edge"

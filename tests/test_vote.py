@@ -15,6 +15,7 @@ from smallcode_jupyter.loop.pipeline import Pipeline
 from smallcode_jupyter.loop.probes import call_args, crashes, outcome_text, probes
 from smallcode_jupyter.loop.settings import LoopSettings
 from smallcode_jupyter.loop.vote import Seen, dual, first_pass, groups, settled, vote
+from smallcode_jupyter.models.llm import Completion
 from smallcode_jupyter.sandbox import Sandbox
 
 from .conftest import FakeLLM
@@ -110,9 +111,52 @@ def test_greedy_that_runs_on_every_input_stands_alone(sandbox):
     assert r.passed and r.probes == [] and r.candidates == 1
 
 
+class BatchingLLM(FakeLLM):
+    """A scripted model that also decodes several samples at once (as LLM.chat_batch)."""
+
+    def __init__(self, replies, batches, inputs=()):
+        super().__init__(replies, inputs)
+        self.batches = list(batches)
+        self.batch_calls: list[dict] = []
+
+    def chat_batch(
+        self, messages, *, n, prefill="", max_tokens=512, temperature=0.8, seeds, stop=(), cancel=None
+    ):
+        self.batch_calls.append({"n": n, "seeds": list(seeds), "temperature": temperature})
+        texts = self.batches.pop(0)
+        assert len(texts) == n
+        return [Completion(t, 50, self.count_tokens(t), 0.5, 0.1) for t in texts]
+
+
+def test_in_doubt_the_samples_come_in_one_batch(sandbox):
+    # The greedy continuation repeats the greedy code: one opinion, so the batch still comes.
+    llm = BatchingLLM([GREEDY, "    return sorted(xs)[1]\n```"], [[OTHER, RIGHT, GREEDY]], inputs=["[[[1]]]"])
+    r = Pipeline(llm, LoopSettings(candidates=5, max_iters=0, batch=True), sandbox=sandbox).run(Request(STUB))
+    assert r.passed and "set(xs)" in r.code and r.agreement == "2 of 5 passing candidates behave alike"
+    assert llm.batch_calls == [{"n": 3, "seeds": [1002, 1003, 1004], "temperature": 0.8}]
+    assert [a.origin for a in r.attempts] == ["greedy", "greedy body", "sample", "sample", "sample"]
+    assert r.usage.calls == 4  # greedy, inputs, the greedy body, one batch
+    plain = Pipeline(
+        FakeLLM([GREEDY, OTHER, RIGHT], inputs=["[[[1]]]"]),
+        LoopSettings(candidates=5, batch=True),
+        sandbox=sandbox,
+    )
+    assert plain.run(Request(STUB)).passed  # a model without chat_batch samples one by one
+
+
 def test_rechoose_replays_choosers_on_logged_candidates(tmp_path):
+    codes = iter(range(100))
+
     def attempt(passed, behaviour, hidden):
-        return {"loaded": True, "passed": passed, "total": 1, "behaviour": behaviour, "hidden": hidden}
+        code = f"x = {next(codes)}"
+        return {
+            "code": code,
+            "loaded": True,
+            "passed": passed,
+            "total": 1,
+            "behaviour": behaviour,
+            "hidden": hidden,
+        }
 
     records = [
         {"task_id": "A", "passed": False, "attempts": [attempt(1, ["=1"], False), attempt(1, ["=2"], True), attempt(1, ["=2"], True)]},

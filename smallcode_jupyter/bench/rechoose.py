@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..loop.pyast import code_key
 from ..loop.vote import CHOOSERS, Seen
 from .runner import load_records
 
@@ -23,13 +24,18 @@ NAMES = ("final", *REPLAYED, "oracle")
 
 
 def pool(record: Record, first: int | None = None) -> tuple[list[Seen], list[bool]]:
-    """The chooser's view of a record's candidates (the first ``first``), and their hidden outcomes.
+    """The chooser's view of a record's candidates (the first ``first``, each code once), and
+    the hidden outcomes of all of them (indexed as logged).
     Where the checks were the model's own (``weak``), they only score (dual agreement)."""
     attempts = record.get("attempts") or []
     if first is not None:
         attempts = attempts[:first]
-    seen = []
+    seen, codes = [], set()
     for i, a in enumerate(attempts):
+        key = code_key(a.get("code") or "")
+        if key in codes:  # the same program again is one opinion (as in the loop's vote)
+            continue
+        codes.add(key)
         behaviour = tuple(a.get("behaviour") or ())
         if a.get("weak"):  # the model's tests: which of them it passes is part of its behaviour (dual)
             tests = "".join("T" if o else "F" for o in a.get("outcomes") or ())

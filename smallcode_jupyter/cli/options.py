@@ -39,6 +39,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-plan", action="store_true", help="never split the task into parts")
     g.add_argument("--no-context", action="store_true", help="no retrieval from the project or corpora")
     g.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        help="when more candidates are needed, decode a prompt's samples together in one llama.cpp "
+        "batch (default: the model's loop settings; on except in Edge Mode)",
+    )
+    g.add_argument(
         "--no-vote",
         action="store_true",
         help="functions with examples: take the first candidate that passes them, without "
@@ -83,6 +89,7 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
         "use_context": not args.no_context,
         "timeout": args.timeout,
         "vote": False if args.no_vote else None,
+        "batch": args.batch,
     }
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Union
 
@@ -45,6 +45,7 @@ class Request:
     run: bool = True  # run candidates in the sandbox (False: generate only)
     plan: bool = True  # allow decomposition into sub-tasks
     vote: bool | None = None  # behaviour voting for functions with checks (None: the settings')
+    batch: bool | None = None  # decode a prompt's samples in one batch where the model can (None: settings')
     use_context: bool = True  # retrieve context (notebook, project, corpora)
     timeout: float = 10.0  # seconds per sandbox execution
     budget: int = 0  # > 0: best-of sampling until this many tokens are spent, instead of the loop
@@ -370,6 +371,14 @@ class Usage:
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.llm_seconds += completion.seconds
+
+    def add_batch(self, completions: Sequence[Completion]) -> None:
+        """One batched call: its prompt was evaluated once, its samples decoded together."""
+        if completions:
+            self.calls += 1
+            self.prompt_tokens += completions[0].prompt_tokens
+            self.completion_tokens += sum(c.completion_tokens for c in completions)
+            self.llm_seconds += max(c.seconds for c in completions)
 
     @property
     def tokens(self) -> int:

@@ -8,7 +8,7 @@ does, and sampling from the same prompt reuses the KV cache, so each extra costs
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..models.llm import ChatModel, Completion, Message
@@ -101,6 +101,44 @@ class Generator:
         usage.add(out)
         self.last = out
         return finish_code(head + out.text, task, entry_point)
+
+    def batch(
+        self,
+        messages: list[Message],
+        task: str,
+        entry_point: str | None,
+        indices: Sequence[int],
+        usage: Usage,
+        cancel: threading.Event | None = None,
+    ) -> list[Candidate]:
+        """Samples ``indices`` of one prompt decoded together in one llama.cpp batch (the model's
+        ``chat_batch``): one pass over the weights serves every sample, so they cost much less
+        wall time than one after another. Seeds as in :meth:`candidates`; nothing is streamed."""
+        chat_batch = getattr(self.llm, "chat_batch", None)
+        if chat_batch is None or not indices:
+            return []
+        outs: list[Completion] = chat_batch(
+            messages,
+            n=len(indices),
+            prefill=P.FENCE,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seeds=[1000 + i for i in indices],
+            stop=P.STOP,
+            cancel=cancel,
+        )
+        usage.add_batch(outs)
+        return [
+            Candidate(
+                finish_code(o.text, task, entry_point),
+                "sample",
+                i,
+                self.temperature,
+                o.completion_tokens,
+                o.seconds,
+            )
+            for i, o in zip(indices, outs, strict=False)
+        ]
 
     def candidates(
         self,

@@ -24,6 +24,7 @@ class LoopSettings:
     temperature: float = 0.8  # sampling temperature of the extra candidates
     decompose: bool = True  # allow splitting non-atomic tasks into sub-tasks
     vote: bool = True  # functions with checks: greedy unless in doubt, then behaviour voting
+    batch: bool = True  # in doubt: decode the samples of one prompt together (LLM.chat_batch)
 
 
 SIZE_CLASSES: dict[str, LoopSettings] = {
@@ -41,7 +42,7 @@ SIZE_CLASSES: dict[str, LoopSettings] = {
 
 # Edge Mode: a 4 GB machine. Small window (KV cache), lean retrieval, fewer candidates.
 EDGE_SETTINGS = LoopSettings(
-    n_ctx=2048, context_budget=384, max_tokens=384, max_iters=1, candidates=3, decompose=False
+    n_ctx=2048, context_budget=384, max_tokens=384, max_iters=1, candidates=3, decompose=False, batch=False
 )
 
 

@@ -223,7 +223,7 @@ class LLM:
         as :meth:`chat`; one seed per sample (``seeds``), so every sample is reproducible. The
         batch runs in its own short-lived context on this model (see ``models/batch.py``), so
         the prefix cached for :meth:`chat` is left as it was. Not part of ``ChatModel``: the loop
-        looks for it with ``getattr`` and falls back to sequential ``chat`` calls.
+        looks for it with ``getattr`` (``LoopSettings.batch``) and otherwise samples one by one.
         """
         from .batch import sample_batch  # lazy: imports llama_cpp
 

@@ -193,6 +193,22 @@ class Job:
         cand.code = unit.finish(cand.code)
         return cand
 
+    def batch(self, unit: Unit, indices: list[int]) -> list[Candidate]:
+        """Candidates ``indices``, sampled together in one batch (none if the model cannot)."""
+        for i in indices:
+            self.emit(ev.Generate(candidate=i, origin="sample", part=unit.part))
+        cands = self.gen.batch(unit.messages, unit.task, unit.entry, indices, self.usage, self.request.cancel)
+        self.result.candidates += len(cands)
+        for cand in cands:
+            cand.code = unit.finish(cand.code)
+        return cands
+
+    @property
+    def batched(self) -> bool:
+        """Whether samples of one prompt are decoded together (the model must offer it)."""
+        wanted = self.settings.batch if self.request.batch is None else self.request.batch
+        return wanted and callable(getattr(self.llm, "chat_batch", None))
+
     def greedy(self, unit: Unit) -> tuple[Candidate, Tried | None]:
         """The greedy candidate, and its run against the unit's checks (None when nothing runs
         or the request was stopped): how every single-unit strategy starts."""

@@ -6,7 +6,9 @@ short call, inputs only). It stands when it passes every example and raises on n
 inputs: easy tasks stay at the cost of one answer plus that call. Otherwise the task is in
 doubt and more candidates come, each run on the same checks and inputs, until two that pass
 every check behave alike on every input (or the candidates run out); the largest such group
-wins (``vote.vote``). When none passes, bounded repair takes the best failing one.
+wins (``vote.vote``). When none passes, bounded repair takes the best failing one. With
+``batch`` (and a model that offers ``chat_batch``) the samples are decoded together in one
+llama.cpp batch instead of one after another: all of them, since a batch cannot stop early.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from .. import events as ev
 from ..inputs import write_inputs
 from ..probes import crashes, example_inputs, probes
+from ..pyast import code_key
 from ..verify import Report
 from ..vote import Seen, settled, vote
 from .job import Best, Job, Tried, Unit
@@ -41,12 +44,18 @@ class Voted:
         if greedy.ok and not crashes(greedy.behaviour):
             return Best.of(pool[0])  # passes the examples and runs on every input: no doubt
         need = 2 if self.generated else 1
-        for i in range(1, job.n_candidates):
-            if job.cancelled or settled([seen(t) for t in pool], need):
+        rest = list(range(1, job.n_candidates))
+        if job.batched:  # the stub's greedy continuation alone, then every sample in one batch
+            rest = rest[:1] if unit.stub else []
+        for i in rest:
+            if job.cancelled or settled(distinct(pool), need):
                 break
             cand = job.candidate(unit, i)
             pool.append(Tried(cand, job.check(unit, cand)))
-        chosen = vote([seen(t) for t in pool])
+        if job.batched and not (job.cancelled or settled(distinct(pool), need)):
+            for cand in job.batch(unit, list(range(len(pool), job.n_candidates))):
+                pool.append(Tried(cand, job.check(unit, cand)))
+        chosen = vote(distinct(pool))
         best = next(t for t in pool if t.candidate.index == chosen.index) if chosen else pool[0]
         if best.report.ok:
             job.result.agreement = agreement(best.report, [t.report for t in pool])
@@ -73,6 +82,19 @@ class Voted:
                     labels=tuple(p.label for p in unit.probes),
                 )
             )
+
+
+def distinct(pool: list[Tried]) -> list[Seen]:
+    """The chooser's view of ``pool``, each code once: the same code twice (the greedy answer
+    and its greedy continuation often coincide) is one opinion, not an agreement."""
+    codes: set[str] = set()
+    out = []
+    for t in pool:
+        key = code_key(t.candidate.code)
+        if key not in codes:
+            codes.add(key)
+            out.append(seen(t))
+    return out
 
 
 def seen(t: Tried) -> Seen:
