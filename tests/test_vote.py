@@ -132,7 +132,7 @@ def test_in_doubt_the_samples_come_in_one_batch(sandbox):
     # The greedy continuation repeats the greedy code: one opinion, so the batch still comes.
     llm = BatchingLLM([GREEDY, "    return sorted(xs)[1]\n```"], [[OTHER, RIGHT, GREEDY]], inputs=["[[[1]]]"])
     r = Pipeline(llm, LoopSettings(candidates=5, max_iters=0, batch=True), sandbox=sandbox).run(Request(STUB))
-    assert r.passed and "set(xs)" in r.code and r.agreement == "2 of 5 passing candidates behave alike"
+    assert r.passed and "set(xs)" in r.code and r.agreement == "2 of 3 passing candidates behave alike"
     assert llm.batch_calls == [{"n": 3, "seeds": [1002, 1003, 1004], "temperature": 0.8}]
     assert [a.origin for a in r.attempts] == ["greedy", "greedy body", "sample", "sample", "sample"]
     assert r.usage.calls == 4  # greedy, inputs, the greedy body, one batch
@@ -173,6 +173,9 @@ def test_rechoose_replays_choosers_on_logged_candidates(tmp_path):
     )  # final, greedy, first-pass, vote
     assert table.strip().endswith("100.0 % (3) |")  # oracle
     assert "| run | 3 | 1.0 |" in rechoose([path], ["vote"], first=1)
+    records[0]["attempts"][1]["origin"] = "fix"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert "| run | 3 | 1.7 | 0 | 66.7 % (2) |" in rechoose([path], ["oracle"], repair=False)
     assert crashes(["!A", "=1"]) == 1
     with pytest.raises(ValueError, match="unknown chooser"):
         rechoose([path], ["nope"])

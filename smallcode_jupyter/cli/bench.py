@@ -75,14 +75,18 @@ def add_parser(sub: Subparsers) -> None:
         help="replay choosers on the candidates a loop run logged, with their hidden-test outcomes",
         description="pass@1 each chooser would have had on the candidates a run generated "
         "(final: the run's own choice; greedy: the first candidate; first-pass: the first that passes "
-        "the most visible checks; vote: the largest behaviour group among those; dual: behaviour "
-        "groups scored by model-written tests; oracle: any candidate passes).",
+        "the most visible checks; vote: the largest behaviour group among those; dual: the largest "
+        "behaviour group among all that run, scored by model-written tests where there are some; "
+        "oracle: any candidate passes).",
     )
     c.add_argument("results", nargs="+", type=Path, help="results JSONL of loop runs")
     c.add_argument(
         "--chooser", action="append", metavar="NAME", help="a chooser to replay (repeat; default: all)"
     )
     c.add_argument("--first", type=int, metavar="K", help="only the first K candidates of each task")
+    c.add_argument(
+        "--no-repair", action="store_true", help="only the samples: leave out the candidates repair wrote"
+    )
     c.set_defaults(func=cmd_rechoose)
     r = bsub.add_parser("report", help="Markdown table + PNG plot comparing runs")
     r.add_argument("results", nargs="+", type=Path, help="results JSONL files of the runs to compare")
@@ -152,7 +156,7 @@ def cmd_rechoose(args: argparse.Namespace) -> int:
     from ..bench.rechoose import NAMES, rechoose
 
     try:
-        print(rechoose(args.results, args.chooser or NAMES, args.first), end="")
+        print(rechoose(args.results, args.chooser or NAMES, args.first, not args.no_repair), end="")
     except ValueError as e:
         print(e, file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from ..verify import Report
 from ..vote import Seen, dual
 from .job import Best, Job, Tried, Unit
 from .repair import repair
-from .voted import Voted
+from .voted import add_probes
 
 
 class SelfTested:
@@ -33,7 +33,7 @@ class SelfTested:
             job.log(first, None)
             return Best(first)
         if unit.entry:
-            Voted(job, unit).make_probes()
+            add_probes(job, unit)
         greedy = Tried(first, job.check(unit, first))  # no checks: does it run (and on the inputs)?
         if not greedy.report.loaded or not unit.entry:
             return Best.of(repair(job, unit, greedy, job.n_repairs))  # only "does it run" to go by

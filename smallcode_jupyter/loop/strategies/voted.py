@@ -17,7 +17,6 @@ from .. import events as ev
 from ..inputs import write_inputs
 from ..probes import crashes, example_inputs, probes
 from ..pyast import code_key
-from ..verify import Report
 from ..vote import Seen, settled, vote
 from .job import Best, Job, Tried, Unit
 from .repair import repair
@@ -30,7 +29,6 @@ class Voted:
 
     def __init__(self, job: Job, unit: Unit) -> None:
         self.job, self.unit = job, unit
-        self.generated = 0  # probes the model wrote (the rest are the prompt's examples)
 
     def solve(self) -> Best:
         job, unit = self.job, self.unit
@@ -38,12 +36,12 @@ class Voted:
         if job.cancelled:
             job.log(first, None)
             return Best(first)
-        self.make_probes()
+        generated = add_probes(job, unit)
         pool = [Tried(first, job.check(unit, first))]
         greedy = pool[0].report
         if greedy.ok and not crashes(greedy.behaviour):
             return Best.of(pool[0])  # passes the examples and runs on every input: no doubt
-        need = 2 if self.generated else 1
+        need = 2 if generated else 1
         rest = list(range(1, job.n_candidates))
         if job.batched:  # the stub's greedy continuation alone, then every sample in one batch
             rest = rest[:1] if unit.stub else []
@@ -55,33 +53,36 @@ class Voted:
         if job.batched and not (job.cancelled or settled(distinct(pool), need)):
             for cand in job.batch(unit, list(range(len(pool), job.n_candidates))):
                 pool.append(Tried(cand, job.check(unit, cand)))
-        chosen = vote(distinct(pool))
+        views = distinct(pool)
+        chosen = vote(views)
         best = next(t for t in pool if t.candidate.index == chosen.index) if chosen else pool[0]
         if best.report.ok:
-            job.result.agreement = agreement(best.report, [t.report for t in pool])
+            job.result.agreement = agreement(seen(best), views)
             return Best.of(best)
         return Best.of(repair(job, unit, best, job.n_repairs))
 
-    def make_probes(self) -> None:
-        """The unit's probes: the prompt's example calls, then the model's inputs."""
-        job, unit = self.job, self.unit
-        if not unit.entry:
-            return
-        examples = example_inputs(unit.checks, unit.entry)
-        written = write_inputs(
-            job.llm, unit.task, unit.entry, examples, job.usage, N_INPUTS, cancel=job.request.cancel
-        )
-        unit.probes = probes(unit.entry, [*examples, *written])
-        self.generated = max(0, len(unit.probes) - len(examples))
-        job.result.probes = [p.label for p in unit.probes]
-        if unit.probes:
-            job.emit(
-                ev.Checks(
-                    count=len(unit.probes),
-                    sources=f"inputs to compare candidates on ({self.generated} written by the model)",
-                    labels=tuple(p.label for p in unit.probes),
-                )
+
+def add_probes(job: Job, unit: Unit) -> int:
+    """Give ``unit`` its probes: the prompt's example calls, then the model's inputs (one short
+    call); returns how many the model wrote."""
+    if not unit.entry:
+        return 0
+    examples = example_inputs(unit.checks, unit.entry)
+    written = write_inputs(
+        job.llm, unit.task, unit.entry, examples, job.usage, N_INPUTS, cancel=job.request.cancel
+    )
+    unit.probes = probes(unit.entry, [*examples, *written])
+    generated = max(0, len(unit.probes) - len(examples))
+    job.result.probes = [p.label for p in unit.probes]
+    if unit.probes:
+        job.emit(
+            ev.Checks(
+                count=len(unit.probes),
+                sources=f"inputs to compare candidates on ({generated} written by the model)",
+                labels=tuple(p.label for p in unit.probes),
             )
+        )
+    return generated
 
 
 def distinct(pool: list[Tried]) -> list[Seen]:
@@ -102,8 +103,8 @@ def seen(t: Tried) -> Seen:
     return Seen(t.candidate.index, r.loaded, r.passed, r.total, tuple(r.behaviour))
 
 
-def agreement(chosen: Report, reports: list[Report]) -> str:
-    """How many candidates that pass every check behave like the chosen one."""
-    passing = [r for r in reports if r.ok]
-    alike = sum(r.behaviour == chosen.behaviour for r in passing)
+def agreement(chosen: Seen, views: list[Seen]) -> str:
+    """How many distinct candidates that pass every check behave like the chosen one."""
+    passing = [v for v in views if v.ok]
+    alike = sum(v.behaviour == chosen.behaviour for v in passing)
     return f"{alike} of {len(passing)} passing candidates behave alike"
