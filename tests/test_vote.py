@@ -94,7 +94,8 @@ def sandbox():
 
 def test_greedy_that_raises_on_a_model_input_is_outvoted(sandbox):
     fake = FakeLLM([GREEDY, OTHER, RIGHT, RIGHT], inputs=["[[[1]], [[5, 5, 6]]]"])
-    r = Pipeline(fake, LoopSettings(candidates=5, max_iters=0), sandbox=sandbox).run(Request(STUB))
+    settings = LoopSettings(candidates=5, max_iters=0, probe_greedy=True)
+    r = Pipeline(fake, settings, sandbox=sandbox).run(Request(STUB))
     assert r.passed and "set(xs)" in r.code
     assert r.probes == ["second([3, 1, 2])", "second([1])", "second([5, 5, 6])"]
     assert [a.behaviour for a in r.attempts][:2] == [["=2", "!IndexError", "=5"], ["=2", "=None", "=6"]]
@@ -104,8 +105,12 @@ def test_greedy_that_raises_on_a_model_input_is_outvoted(sandbox):
 
 def test_greedy_that_runs_on_every_input_stands_alone(sandbox):
     fake = FakeLLM([RIGHT], inputs=["[[[1]], [[5, 5, 6]]]"])
-    r = Pipeline(fake, LoopSettings(candidates=5, max_iters=0), sandbox=sandbox).run(Request(STUB))
+    settings = LoopSettings(candidates=5, max_iters=0, probe_greedy=True)
+    r = Pipeline(fake, settings, sandbox=sandbox).run(Request(STUB))
     assert r.passed and r.candidates == 1 and len(r.attempts) == 1 and not r.agreement
+    fake = FakeLLM([GREEDY])  # by default a greedy answer that passes every check stands: no inputs asked
+    r = Pipeline(fake, LoopSettings(candidates=5, max_iters=0), sandbox=sandbox).run(Request(STUB))
+    assert r.passed and r.candidates == 1 and len(fake.calls) == 1 and r.probes == []
     off = Pipeline(FakeLLM([GREEDY]), LoopSettings(candidates=5, max_iters=0), sandbox=sandbox)
     r = off.run(Request(STUB, vote=False))  # --no-vote: the first that passes, no inputs asked
     assert r.passed and r.probes == [] and r.candidates == 1
@@ -131,7 +136,8 @@ class BatchingLLM(FakeLLM):
 def test_in_doubt_the_samples_come_in_one_batch(sandbox):
     # The greedy continuation repeats the greedy code: one opinion, so the batch still comes.
     llm = BatchingLLM([GREEDY, "    return sorted(xs)[1]\n```"], [[OTHER, RIGHT, GREEDY]], inputs=["[[[1]]]"])
-    r = Pipeline(llm, LoopSettings(candidates=5, max_iters=0, batch=True), sandbox=sandbox).run(Request(STUB))
+    settings = LoopSettings(candidates=5, max_iters=0, batch=True, probe_greedy=True)
+    r = Pipeline(llm, settings, sandbox=sandbox).run(Request(STUB))
     assert r.passed and "set(xs)" in r.code and r.agreement == "2 of 3 passing candidates behave alike"
     assert llm.batch_calls == [{"n": 3, "seeds": [1002, 1003, 1004], "temperature": 0.8}]
     assert [a.origin for a in r.attempts] == ["greedy", "greedy body", "sample", "sample", "sample"]
@@ -169,13 +175,13 @@ def test_rechoose_replays_choosers_on_logged_candidates(tmp_path):
     assert [choose("oracle", r) for r in records] == [True, True, True]
     table = rechoose([path])
     assert (
-        "| run | 3 | 2.0 | 33.3 % (1) | 33.3 % (1) | 33.3 % (1) | 66.7 % (2) |" in table
+        "| run | 3 | 2.0 | 0 | 33.3 % (1) | 33.3 % (1) | 33.3 % (1) | 66.7 % (2) |" in table
     )  # final, greedy, first-pass, vote
     assert table.strip().endswith("100.0 % (3) |")  # oracle
     assert "| run | 3 | 1.0 |" in rechoose([path], ["vote"], first=1)
     records[0]["attempts"][1]["origin"] = "fix"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert "| run | 3 | 1.7 | 0 | 66.7 % (2) |" in rechoose([path], ["oracle"], repair=False)
+    assert "| run | 3 | 1.7 | 0 | 100.0 % (3) |" in rechoose([path], ["oracle"], repair=False)
     assert crashes(["!A", "=1"]) == 1
     with pytest.raises(ValueError, match="unknown chooser"):
         rechoose([path], ["nope"])

@@ -181,8 +181,10 @@ def active_cell_context(source: str, error: str = "") -> str:
 
 
 def result_message(result: Result) -> dict[str, Any]:
-    """What the panel needs of a :class:`Result` (all of it, plus the one-line summary)."""
+    """What the panel needs of a :class:`Result` (all of it but the logged candidates, which only
+    the benchmark reads, plus the one-line summary)."""
     data: dict[str, Any] = jsonable(result.to_dict())
+    data.pop("attempts", None)
     data["summary"] = result.summary()
     data["tokens"] = result.usage.tokens
     return data

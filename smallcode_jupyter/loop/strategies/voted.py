@@ -1,12 +1,11 @@
 """The strategy for a function with visible checks: the greedy candidate unless in doubt, then
 samples chosen by behaviour voting.
 
-The greedy candidate runs against the prompt's examples and on inputs the model wrote (one
-short call, inputs only). It stands when it passes every example and raises on none of the
-inputs: easy tasks stay at the cost of one answer plus that call. Otherwise the task is in
-doubt and more candidates come, each run on the same checks and inputs, until two that pass
-every check behave alike on every input (or the candidates run out); the largest such group
-wins (``vote.vote``). When none passes, bounded repair takes the best failing one. With
+The greedy candidate runs against the prompt's examples; it stands when it passes them all, so
+easy tasks cost what the model alone costs. Otherwise the task is in doubt: the model writes a
+few inputs (one short call, inputs only) and more candidates come, each run on the same checks
+and inputs, until two that pass every check behave alike on every input (or the candidates run
+out); the largest such group wins (``vote.vote``). When none passes, bounded repair takes the best failing one. With
 ``batch`` (and a model that offers ``chat_batch``) the samples are decoded together in one
 llama.cpp batch instead of one after another: all of them, since a batch cannot stop early.
 """
@@ -36,11 +35,16 @@ class Voted:
         if job.cancelled:
             job.log(first, None)
             return Best(first)
-        generated = add_probes(job, unit)
+        if job.settings.probe_greedy:  # the model's inputs first, so the greedy one runs on them too
+            generated = add_probes(job, unit)
         pool = [Tried(first, job.check(unit, first))]
         greedy = pool[0].report
-        if greedy.ok and not crashes(greedy.behaviour):
-            return Best.of(pool[0])  # passes the examples and runs on every input: no doubt
+        if greedy.ok and (not job.settings.probe_greedy or not crashes(greedy.behaviour)):
+            return Best.of(pool[0])  # passes every check (and runs on every input): no doubt
+        if not job.settings.probe_greedy:  # in doubt: now the inputs, and the greedy one on them
+            generated = add_probes(job, unit)
+            unit.seen.clear()
+            pool = [Tried(first, job.check(unit, first))]
         need = 2 if generated else 1
         rest = list(range(1, job.n_candidates))
         if job.batched:  # the stub's greedy continuation alone, then every sample in one batch
