@@ -232,13 +232,7 @@ class LLM:
         prompt, template_stop = self.format(messages)
         prompt += prefill
         with self._lock:
-            tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-            room = self.n_ctx - len(tokens)
-            if room < 16:
-                raise ModelError(
-                    f"the prompt ({len(tokens)} tokens) does not fit the {self.n_ctx}-token window; "
-                    "shorten the context or raise n_ctx"
-                )
+            tokens, room = self._fit(prompt)
             return sample_batch(
                 self._llama,
                 tokens,
@@ -250,6 +244,17 @@ class LLM:
                 eos_tokens=[self._llama.token_eos()],
                 cancel=cancel,
             )
+
+    def _fit(self, prompt: str) -> tuple[list[int], int]:
+        """The prompt's tokens and the room left after them in the window (ModelError: none)."""
+        tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        room = self.n_ctx - len(tokens)
+        if room < 16:
+            raise ModelError(
+                f"the prompt ({len(tokens)} tokens) does not fit the {self.n_ctx}-token window; "
+                "shorten the context or raise n_ctx"
+            )
+        return tokens, room
 
     def _generate(
         self,
@@ -265,13 +270,7 @@ class LLM:
     ) -> Completion:
         import llama_cpp
 
-        tokens = self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        room = self.n_ctx - len(tokens)
-        if room < 16:
-            raise ModelError(
-                f"the prompt ({len(tokens)} tokens) does not fit the {self.n_ctx}-token window; "
-                "shorten the context or raise n_ctx"
-            )
+        tokens, room = self._fit(prompt)
         kw: dict[str, Any] = {
             "max_tokens": min(max_tokens, room),
             "temperature": temperature,
