@@ -59,6 +59,12 @@ def split_options(line: str) -> tuple[str, str]:
 # The traits that are the session's options (SessionConfig); the others shape each request.
 _SESSION_TRAITS = (
     "model",
+    "base_url",
+    "api_model",
+    "api_key_env",
+    "parallel",
+    "request_timeout",
+    "params_b",
     "cache_dir",
     "edge",
     "n_ctx",
@@ -85,9 +91,30 @@ _SESSION_TRAITS = (
 class SmallcodeMagics(Magics):
     """Write working code with a small local model, tested in a throwaway kernel."""
 
-    model = Unicode(DEFAULT_MODEL, help="Preset name, path to a .gguf file, or hf:owner/repo/file.gguf.").tag(
+    model = Unicode(
+        DEFAULT_MODEL,
+        help="Preset name, path to a .gguf file, hf:owner/repo/file.gguf, or a model server: "
+        "openai:http://HOST:PORT/v1/MODEL, ollama:NAME, serve (smallcode serve). See docs/servers.md.",
+    ).tag(config=True)
+    base_url = Unicode(
+        "", help="An OpenAI-compatible server's base URL (http://HOST:PORT/v1); set, it is the model."
+    ).tag(config=True)
+    api_model = Unicode("", help="The model to ask for on base_url ('' : the server's first).").tag(
         config=True
     )
+    api_key_env = Unicode(
+        "SMALLCODE_API_KEY",
+        help="Environment variable holding the server's API key (the key itself is never stored).",
+    ).tag(config=True)
+    parallel = Int(0, help="Requests at once to a server (a prompt's samples); 0: its slot count.").tag(
+        config=True
+    )
+    request_timeout = Float(120.0, help="Seconds a server may stay silent before the request fails.").tag(
+        config=True
+    )
+    params_b = Float(
+        0.0, help="A server model's size in billions, when the server does not report it (loop settings)."
+    ).tag(config=True)
     cache_dir = Unicode(
         "", help="Model cache folder (default: $SMALLCODE_CACHE or ~/.cache/smallcode/models)."
     ).tag(config=True)
@@ -169,7 +196,11 @@ class SmallcodeMagics(Magics):
 
     # -- magics ---------------------------------------------------------------------------------
     @magic_arguments()
-    @argument("-m", "--model", help="Model for this cell (preset name, .gguf path or hf:...).")
+    @argument(
+        "-m",
+        "--model",
+        help="Model for this cell (preset, .gguf path, hf:..., openai:URL/MODEL, ollama:NAME, serve).",
+    )
     @argument("--max-tokens", type=int, help="Completion tokens per generation.")
     @argument("--max-iters", type=int, help="Repair rounds (0: no repair).")
     @argument("--candidates", type=int, help="Candidates per task, the greedy one included.")
@@ -282,18 +313,20 @@ class SmallcodeMagics(Magics):
     def _set_model(self, spec: str) -> None:
         """%smallcode model NAME: switch the kernel's model (cells and the side panel)."""
         if not spec:
-            raise UsageError("usage: %smallcode model NAME|PATH|hf:owner/repo/file.gguf")
+            raise UsageError(
+                "usage: %smallcode model NAME|PATH|hf:owner/repo/file.gguf|openai:URL/MODEL|ollama:NAME|serve"
+            )
         try:
-            r = self.session.set_model(spec)
+            line = self.session.set_model(spec)
         except ModelError as e:
             print(f"smallcode: {e}", file=sys.stderr)
             return
-        print(f"model: {r.name} from {r.source} ({r.path})")
+        print(f"model: {line}")
 
     def _config(self, _: str) -> None:
         for name in sorted(self.class_trait_names(config=True)):
             print(f"SmallcodeMagics.{name} = {getattr(self, name)!r}")
-        r = self.session.resolved()
+        r = self.session.resolved() or self.session.connected()
         if r is not None:
             print(f"effective loop settings ({r.name}): {self.session.settings()}")
 

@@ -19,10 +19,13 @@ def _error(message: str) -> None:
 
 def status(session: Session) -> None:
     """The model (resolved or not, loaded or not), memory, Edge Mode and the sandbox's layers."""
-    from .status import memory_line, sandbox_layers
+    from .status import memory_line, sandbox_layers, server_lines
 
     loaded = session.loaded()
-    if session.resolved() is None and not loaded:
+    if session.is_server():
+        for line in server_lines(session):
+            print(line)
+    elif session.resolved() is None and not loaded:
         print(f"model: {session.config.model} (not loaded yet; loads on first use)")
     else:
         r = session.resolve()
@@ -35,6 +38,8 @@ def status(session: Session) -> None:
                 f"load {m.load_seconds:.1f} s"
             )
     print(memory_line())
+    if not session.is_server():
+        print(server_lines(session)[-1])  # whether a shared model service is running
     print(f"edge mode: {'on' if session.config.edge else 'off'}")
     for line in sandbox_layers():
         print(line)

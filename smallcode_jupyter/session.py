@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .context.types import ContextProvider, FailedCell
 from .loop.events import EventSink, Request, Result
-from .loop.settings import LoopSettings, settings_for_model
+from .loop.settings import LoopSettings, settings_for, settings_for_model
 from .models.catalog import DEFAULT_MODEL, PRESETS
+from .models.servers import is_server_spec
 from .models.store import ModelError, Progress, ResolvedModel
 from .sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
     from .context.index import ProjectIndex, UpdateStats
     from .context.retriever import Hit
-    from .models.llm import LLM
+    from .models.llm import LLM, ChatModel
+    from .models.remote import RemoteModel
     from .sandbox import Sandbox
 
 Say = Callable[[str, str], None]  # (state, message): "preparing", "loading", "ready", "sandbox", ...
@@ -80,6 +82,14 @@ class SessionConfig:
     use_context: bool = True
     live_state: bool = True  # describe the notebook's variables and copy them into the sandbox
     state_max_bytes: int = 256 * 2**20  # larger variables are described, not copied
+    # A model server (docs/servers.md): `model` set to openai:URL/MODEL, ollama:NAME or serve, or
+    # `base_url` (+ `api_model`) set. The key is read from the variable `api_key_env` names.
+    base_url: str = ""
+    api_model: str = ""
+    api_key_env: str = "SMALLCODE_API_KEY"
+    parallel: int = 0  # requests at once to a server; 0: its slot count
+    request_timeout: float = 120.0  # seconds without a byte from the server
+    params_b: float = 0.0  # a server model's size (billions) when the server does not say
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,13 @@ class ModelRow:
     params_b: float
     state: str  # "loaded", or what :func:`~.models.store.availability` says
     current: bool
+    spec: str = ""  # what selects it ('' : its name)
 
 
 def model_name(spec: str) -> str:
     """The name a spec resolves to (a preset's name, or a file's stem), without resolving it."""
+    if is_server_spec(spec):
+        return spec
     if spec.lower() in PRESETS:
         return spec.lower()
     if spec.startswith("hf:"):
@@ -115,8 +128,10 @@ class Session:
         self.progress = progress or _default_progress
         self.run_lock = threading.Lock()  # one loop at a time per session
         self._resolved: dict[tuple[str, str], ResolvedModel] = {}
+        self._servers: dict[tuple[Any, ...], RemoteModel] = {}
         self._sandbox: Sandbox | None = None
         self._sandbox_key: tuple[str, float, bool] | None = None
+        self._extra: list[Sandbox] = []  # more sandboxes for tasks at once (sandboxes)
         self._retriever: ContextProvider | None = None
         self._retriever_key: tuple[Any, ...] | None = None
         # Called with the new spec when set_model switches the model (the magics keep their
@@ -143,9 +158,58 @@ class Session:
         return (e.source, e.error) if e is not None else None
 
     # -- models ---------------------------------------------------------------------------------
+    def is_server(self, spec: str | None = None) -> bool:
+        """Whether ``spec`` (default: the configured model) is a model server, not a GGUF file."""
+        if spec is None or spec == self.config.model:
+            return bool(self.config.base_url) or is_server_spec(self.config.model)
+        return is_server_spec(spec)
+
+    def server(self, spec: str | None = None) -> RemoteModel:
+        """The server model for ``spec`` (default: the configured one), connected and checked once
+        per spec and settings (:class:`~.models.http.ServerError` if it does not answer)."""
+        from .models.remote import connect
+
+        c = self.config
+        spec = spec or c.model
+        base = c.base_url if spec == c.model else ""
+        key = (spec, base, c.api_model, c.api_key_env, c.parallel, c.request_timeout, c.n_ctx, c.params_b)
+        if key not in self._servers:
+            self._servers[key] = connect(
+                spec,
+                base_url=base,
+                api_model=c.api_model,
+                key_env=c.api_key_env,
+                parallel=c.parallel,
+                timeout=c.request_timeout,
+                n_ctx=c.n_ctx,
+                params_b=c.params_b,
+            )
+        return self._servers[key]
+
+    def connected(self) -> RemoteModel | None:
+        """The configured server model if it was connected already (never connects)."""
+        c = self.config
+        return next((m for k, m in self._servers.items() if k[0] == c.model), None)
+
+    def describe(self, spec: str | None = None) -> str:
+        """One line on the model ``spec`` names (default: the configured one), resolving its file
+        or reaching its server first: a bad spec fails here, before anything starts."""
+        if self.is_server(spec):
+            m = self.server(spec)
+            size = f", {m.info.params_b:g}B" if m.info.params_b else ""
+            tokens = ", tokens estimated" if m.tokens_estimated else ""
+            return (
+                f"{m.name} on {m.info.kind} at {m.endpoint.url} (context {m.n_ctx}{size}, "
+                f"{m.parallel} at once, prefill {'yes' if m.prefill else 'no'}{tokens})"
+            )
+        r = self.resolve(spec)
+        return f"{r.name} from {r.source} ({r.path})"
+
     def resolve(self, spec: str | None = None, progress: Progress | None = None) -> ResolvedModel:
         """The model file for ``spec`` (default: the configured model), resolved once per spec."""
         spec = spec or self.config.model
+        if self.is_server(spec):
+            raise ModelError(f"{spec} is a model server, not a model file")
         key = (spec, str(self.config.cache_dir or ""))
         if key not in self._resolved:
             from .models.store import resolve
@@ -163,11 +227,26 @@ class Session:
         return self._resolved.get((self.config.model, str(self.config.cache_dir or "")))
 
     def settings(self, spec: str | None = None) -> LoopSettings:
-        """The loop settings for ``spec`` (default: the configured model), Edge Mode applied."""
+        """The loop settings for ``spec`` (default: the configured model), Edge Mode applied: a
+        server's model by the size and window the server reports (or ``params_b``/``n_ctx``)."""
+        if self.is_server(spec):
+            m = self.server(spec)
+            return settings_for(m.info.params_b, m.n_ctx, self.config.edge)
         return settings_for_model(self.resolve(spec), self.config.edge)
 
-    def load(self, spec: str | None = None, say: Say | None = None) -> LLM:
-        """The loaded model for ``spec`` (default: the configured one); one stays loaded per process."""
+    def load(self, spec: str | None = None, say: Say | None = None) -> ChatModel:
+        """The model for ``spec`` (default: the configured one): loaded in this process (one stays
+        loaded per process), or reached on its server."""
+        say = say or (lambda _state, _message: None)
+        if self.is_server(spec):
+            say("preparing", f"connecting to {spec or self.config.base_url or self.config.model}")
+            remote = self.server(spec)
+            say("ready", f"{remote.name} ready on {remote.info.kind}")
+            return remote
+        return self.load_local(spec, say)
+
+    def load_local(self, spec: str | None = None, say: Say | None = None) -> LLM:
+        """The in-process llama.cpp model for the GGUF ``spec`` names."""
         from .models import llm
 
         say = say or (lambda _state, _message: None)
@@ -187,14 +266,14 @@ class Session:
 
         return llm.loaded() if "llama_cpp" in sys.modules else []
 
-    def set_model(self, spec: str) -> ResolvedModel:
-        """Switch the configured model; raises :class:`ModelError` (and keeps the old one) if it
-        cannot be resolved."""
-        resolved = self.resolve(spec)
+    def set_model(self, spec: str) -> str:
+        """Switch the configured model; returns a line on it. Raises :class:`ModelError` (and
+        keeps the old one) if it cannot be resolved or its server does not answer."""
+        line = self.describe(spec)
         self.config.model = spec
         for watch in self.model_watchers:
             watch(spec)
-        return resolved
+        return line
 
     def models(self) -> list[ModelRow]:
         """Every preset and its state here (loaded, cached, installable...), and the current
@@ -213,11 +292,31 @@ class Session:
             )
             for p in PRESETS.values()
         ]
+        if self.is_server():
+            return self.server_rows() + rows
         if self.config.model.lower() not in PRESETS:
             r = self.resolved()
             params = (r.info.params_b or 0.0) if r is not None else 0.0
             state = "loaded" if current in loaded else ("ready" if r is not None else "selected")
             rows.insert(0, ModelRow(self.config.model, params, state, True))
+        return rows
+
+    def server_rows(self) -> list[ModelRow]:
+        """The configured server's models (the current one first), or one row saying why the
+        server cannot list them."""
+        try:
+            m = self.server()
+            names = m.models()
+        except ModelError as e:
+            return [ModelRow(self.config.model, self.config.params_b, f"server: {e}", True)]
+        rows = []
+        for name in [m.name, *(n for n in names if n != m.name)]:
+            spec = m.info.spec
+            select = f"ollama:{name}" if spec.kind == "ollama" else f"openai:{spec.url}/{name}"
+            if spec.kind == "smallcode":
+                select = self.config.model
+            params = (m.info.params_b or 0.0) if name == m.name else 0.0
+            rows.append(ModelRow(name, params, f"server ({m.info.kind}, answering)", name == m.name, select))
         return rows
 
     # -- sandbox --------------------------------------------------------------------------------
@@ -242,6 +341,18 @@ class Session:
                                     allow_unisolated=self.config.allow_unisolated or None).start()  # fmt: skip
             self._sandbox_key = key
         return self._sandbox
+
+    def sandboxes(self, n: int) -> list[Sandbox]:
+        """``n`` sandboxes for ``n`` tasks at once (``smallcode bench --concurrency``): the warm
+        one and ``n - 1`` more like it, all closed with the session."""
+        from .sandbox import Sandbox
+
+        first = self.sandbox()
+        while len(self._extra) < n - 1:
+            project = self.project() if self.config.bind_project else None
+            self._extra.append(Sandbox(timeout=self.config.timeout, project=project,
+                                       allow_unisolated=self.config.allow_unisolated or None).start())  # fmt: skip
+        return [first, *self._extra[: n - 1]]
 
     def sandbox_or_fallback(
         self, request: Request, warn: Callable[[str], None] | None = None
@@ -423,6 +534,10 @@ class Session:
         try:
             llm = self.load(model, say)
             settings = self.settings(model)
+            if hasattr(llm, "on_wait"):  # in-process: another process may be generating (models/gate.py)
+                llm.on_wait = lambda: (say or _status)(
+                    "waiting", "waiting for the model: another smallcode process is generating"
+                )
             sandbox = None
             if request.run and not request.cancel.is_set():
                 if say is not None:
@@ -449,13 +564,21 @@ class Session:
             with contextlib.suppress(ValueError):
                 events.unregister("post_run_cell", self._after_cell)
         self._resolved.clear()
+        self._servers.clear()
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+        for box in self._extra:
+            box.close()
+        self._extra.clear()
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _status(_state: str, message: str) -> None:
+    print(f"smallcode: {message}", file=sys.stderr, flush=True)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

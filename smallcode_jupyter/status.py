@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import platform
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 def memory_line() -> str:
@@ -74,3 +78,28 @@ def sandbox_layers() -> list[str]:
         return status_lines()
     except ValueError as e:  # a bad $SMALLCODE_SANDBOX_LAYERS
         return [f"sandbox: {e}"]
+
+
+def server_lines(session: Session) -> list[str]:
+    """The configured model server (its model, and whether it answers), then the user's shared
+    model service (``smallcode serve``): running or not."""
+    from .models.servers import serve_socket
+    from .models.store import ModelError
+
+    lines = []
+    if session.is_server():
+        try:
+            lines.append(f"server: {session.describe()}: answering")
+        except ModelError as e:
+            lines.append(f"server: {session.config.base_url or session.config.model}: NOT answering: {e}")
+    sock = serve_socket()
+    if not sock.exists():
+        lines.append(
+            f"shared model service: not running (start one: smallcode serve -m MODEL; socket {sock})"
+        )
+    elif session.config.model.strip().lower() != "serve":
+        try:
+            lines.append(f"shared model service: {session.describe('serve')}; use it with --model serve")
+        except ModelError as e:
+            lines.append(f"shared model service: {sock} does not answer ({e})")
+    return lines

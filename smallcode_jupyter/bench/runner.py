@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import queue
 import resource
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +90,7 @@ def run_tasks(
     llm: ChatModel,
     settings: LoopSettings,
     mode: str,
-    sandbox: Sandbox,
+    sandbox: Sandbox | Sequence[Sandbox],
     out: Path | None = None,
     budget: int = 0,
     request_options: dict[str, Any] | None = None,
@@ -99,6 +101,8 @@ def run_tasks(
 
     vanilla: the model's greedy answer alone; loop: the agent loop; bestof: samples until
     ``budget`` tokens are spent, the best by the visible checks (the loop's best-of strategy).
+    With several sandboxes, as many tasks run at once (each in its own sandbox; for a model
+    server that decodes several requests at once), and records come in the order tasks finish.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
@@ -110,48 +114,90 @@ def run_tasks(
             raise ValueError("bestof needs a token budget")
         opts.update(budget=budget)
     tasks = list(tasks)
+    sandboxes: list[Sandbox] = list(sandbox) if isinstance(sandbox, list | tuple) else [sandbox]  # type: ignore[list-item]
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(tasks), desc=f"{mode}", unit="task", dynamic_ncols=True)
-    passed = 0
-    for done, task in enumerate(tasks, 1):
-        request = Request(task=task.prompt, entry_point=task.entry_point, **opts)  # never task.test
-        result = Pipeline(llm, settings, sink=sink, sandbox=sandbox).run(request)
-        hidden = sandbox.run(hidden_test(result.code, task), timeout=max(10.0, request.timeout))
-        sandbox.reset()
-        attempts = hidden_attempts(result, task, sandbox, hidden.ok, max(10.0, request.timeout))
-        record = {
-            "task_id": task.task_id,
-            "passed": hidden.ok,
-            "mode": mode,
-            "visible_passed": result.tests_passed,
-            "visible_total": result.tests_total,
-            "llm_calls": result.usage.calls,
-            "candidates": result.candidates,
-            "repair_iterations": result.iterations,
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "seconds": round(result.seconds, 3),
-            "hidden_error": None
-            if hidden.ok
-            else (hidden.error_name or ("timeout" if hidden.timed_out else "died")),
-            "code": result.code,
-            "agreement": result.agreement,
-            "probes": result.probes,
-            "attempts": attempts,
-        }
+    passed = done = 0
+
+    def record_of(task: Task, box: Sandbox) -> dict[str, Any]:
+        return run_task(task, llm, settings, mode, box, opts, sink)
+
+    for record in _each(tasks, sandboxes, record_of):
         if out is not None:
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
-        passed += hidden.ok
+        passed, done = passed + record["passed"], done + 1
         if bar is not None:
             bar.set_postfix_str(f"pass {passed}/{done} = {100 * passed / done:.1f}%")
             bar.update(1)
         yield record
     if bar is not None:
         bar.close()
+
+
+def _each(
+    tasks: list[Task], sandboxes: list[Sandbox], run: Callable[[Task, Sandbox], dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Records of ``tasks``, one sandbox per task in flight (as many at once as sandboxes)."""
+    if len(sandboxes) <= 1:
+        for task in tasks:
+            yield run(task, sandboxes[0])
+        return
+    free: queue.Queue[Sandbox] = queue.Queue()
+    for box in sandboxes:
+        free.put(box)
+
+    def one(task: Task) -> dict[str, Any]:
+        box = free.get()
+        try:
+            return run(task, box)
+        finally:
+            free.put(box)
+
+    with ThreadPoolExecutor(max_workers=len(sandboxes), thread_name_prefix="smallcode-bench") as pool:
+        futures = [pool.submit(one, t) for t in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run_task(
+    task: Task,
+    llm: ChatModel,
+    settings: LoopSettings,
+    mode: str,
+    sandbox: Sandbox,
+    opts: dict[str, Any],
+    sink: EventSink | None = None,
+) -> dict[str, Any]:
+    """One task through the pipeline, then its hidden tests (after the loop returned): its record."""
+    request = Request(task=task.prompt, entry_point=task.entry_point, **opts)  # never task.test
+    result = Pipeline(llm, settings, sink=sink, sandbox=sandbox).run(request)
+    hidden = sandbox.run(hidden_test(result.code, task), timeout=max(10.0, request.timeout))
+    sandbox.reset()
+    attempts = hidden_attempts(result, task, sandbox, hidden.ok, max(10.0, request.timeout))
+    return {
+        "task_id": task.task_id,
+        "passed": hidden.ok,
+        "mode": mode,
+        "visible_passed": result.tests_passed,
+        "visible_total": result.tests_total,
+        "llm_calls": result.usage.calls,
+        "candidates": result.candidates,
+        "repair_iterations": result.iterations,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "seconds": round(result.seconds, 3),
+        "hidden_error": None
+        if hidden.ok
+        else (hidden.error_name or ("timeout" if hidden.timed_out else "died")),
+        "code": result.code,
+        "agreement": result.agreement,
+        "probes": result.probes,
+        "attempts": attempts,
+    }
 
 
 def hidden_attempts(

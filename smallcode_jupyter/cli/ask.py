@@ -60,7 +60,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     request = Request(task=task, context=context, **request_options(args))
     session = session_for(args)
     try:
-        session.resolve()  # an unknown model fails before anything starts
+        session.describe()  # an unknown model or a server that does not answer fails first
         if request.run:
             session.sandbox()  # no isolation fails before the model loads
         view = View(verbose=args.verbose, live=False, out=sys.stderr)

@@ -67,6 +67,14 @@ def add_parser(sub: Subparsers) -> None:
             metavar="JSONL",
             help="bestof: use this loop run's mean tokens per task",
         )
+        p.add_argument(
+            "--concurrency",
+            type=int,
+            default=1,
+            metavar="N",
+            help="run N tasks at once, each in its own sandbox (for a model server that decodes "
+            "several requests at once; default: %(default)s)",
+        )
         add_task_options(p)
         p.set_defaults(func=cmd_bench)
     add_notebook_parser(bsub)
@@ -205,16 +213,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # results of earlier runs in it).
     session = session_for(args, bind_project=False)
     try:
-        resolved = session.resolve()
+        described = session.describe()
         model = session.load()
         settings = session.settings()
-        sandbox = session.sandbox()
+        sandboxes = session.sandboxes(max(1, args.concurrency))
         runs = run_tasks(
             tasks,
             model,
             settings,
             args.mode,
-            sandbox,
+            sandboxes,
             out=args.out,
             budget=budget,
             request_options=request_options(args),
@@ -225,13 +233,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     summary = summarize(
         records,
         mode=args.mode,
-        model=resolved.name,
+        model=model.name,
         label=args.label or args.mode,
         budget=budget or None,
         settings=str(settings),
         llama=llama_build(),
-        threads=model.n_threads,
-        gguf=str(resolved.path),
+        threads=getattr(model, "n_threads", None),
+        gguf=str(session.resolve().path) if not session.is_server() else None,
+        source=described,
+        concurrency=args.concurrency,
     )
     if args.out:
         args.out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))

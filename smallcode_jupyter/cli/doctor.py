@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..models.store import default_cache_dir
-from ..status import llama_build, machine_lines, sandbox_layers, versions
+from ..status import llama_build, machine_lines, sandbox_layers, server_lines, versions
 from .options import session_for
 
 if TYPE_CHECKING:
@@ -22,6 +22,15 @@ def add_parser(sub: Subparsers) -> None:
         description="Report the installation: packages, llama.cpp build, CPU/RAM, the sandbox's "
         "isolation layers and where each model preset would come from.",
     )
+    d.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="also check this model or server (openai:URL/MODEL, ollama:NAME, serve)",
+    )
+    d.add_argument(
+        "--api-key-env", default="SMALLCODE_API_KEY", metavar="VAR", help="a server's API key variable"
+    )
     d.set_defaults(func=cmd_doctor)
 
 
@@ -34,7 +43,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"llama.cpp: {llama_build()}")
     for line in sandbox_layers():
         print(line)
+    session = session_for(args, **({"model": args.model} if args.model else {}))
+    for line in server_lines(session):
+        print(line)
     print(f"models (cache {args.cache_dir or default_cache_dir()}):")
-    for row in session_for(args).models():
+    for row in session.models():
         print(f"  {row.name:<22} {row.state}")
     return 0

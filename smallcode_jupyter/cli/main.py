@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..loop.events import TaskError
 from ..session import ModelError, SandboxError, SessionBusy
-from . import ask, bench, context, demo, doctor, models
+from . import ask, bench, context, demo, doctor, models, serve
 
 DESCRIPTION = (
     "Small local code models that write tested code. The code of `smallcode ask` goes to stdout, "
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="model cache folder (default: $SMALLCODE_CACHE or ~/.cache/smallcode/models)",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (models, doctor, ask, demo, context, bench):
+    for group in (models, doctor, ask, demo, context, bench, serve):
         group.add_parser(sub)
     return p
 

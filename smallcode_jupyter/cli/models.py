@@ -39,6 +39,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(f"{'name':<22} {'params':>7}  {'n_ctx':>6}  {'cands':>5}  {'iters':>5}  available")
         for row in session.models():
+            if row.name not in PRESETS:  # a server's model, or a file
+                print(
+                    f"{row.name:<22} {row.params_b:>6.2f}B  {'':>6}  {'':>5}  {'':>5}  {row.state}  {row.spec}"
+                )
+                continue
             preset = PRESETS[row.name]
             s = settings_for(preset.params_b, preset.n_ctx_train)
             default = " (default)" if row.current else ""
@@ -51,6 +56,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not args.name:
         print(f"smallcode models {args.action} needs a model name", file=sys.stderr)
         return 2
+    if session.is_server(args.name):
+        print(session.describe(args.name))
+        return 0
     r = session.resolve(args.name)
     print(f"{r.name}: {r.path} (from {r.source}, {r.path.stat().st_size / 2**20:.0f} MB)")
     if args.action == "verify":

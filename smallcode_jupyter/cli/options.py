@@ -65,7 +65,22 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "-m",
         "--model",
         default=DEFAULT_MODEL,
-        help="preset name, .gguf path or hf:owner/repo/file.gguf (default: %(default)s)",
+        help="preset name, .gguf path, hf:owner/repo/file.gguf, or a model server: "
+        "openai:http://HOST:PORT/v1/MODEL, ollama:NAME, serve (smallcode serve); see docs/servers.md "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a server: requests at once for the samples of one prompt (default: its slot count)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default="SMALLCODE_API_KEY",
+        metavar="VAR",
+        help="a server: the environment variable holding its API key (default: %(default)s)",
     )
     parser.add_argument(
         "--threads", type=int, default=0, metavar="N", help="llama.cpp threads (default: the physical cores)"
@@ -106,5 +121,7 @@ def session_for(args: argparse.Namespace, **config: Any) -> Session:
         timeout=getattr(args, "timeout", 10.0),
         project_dir=str(project) if project else "",
         allow_unisolated=getattr(args, "allow_unisolated", False),
+        parallel=getattr(args, "parallel", 0),
+        api_key_env=getattr(args, "api_key_env", "SMALLCODE_API_KEY"),
     )
     return Session(replace(chosen, **config))

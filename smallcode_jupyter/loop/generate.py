@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..models.llm import ChatModel, Completion, Message
+from ..models.llm import ChatModel, Completion, Message, prefills
 from . import generate_prompts as P
 from .code import complete_with_stub, extract_code, strip_main, stub_entry_point
 from .events import Usage
@@ -46,9 +46,9 @@ def task_messages(
     return [{"role": "system", "content": P.SYSTEM}, {"role": "user", "content": prefix + body}]
 
 
-def finish_code(text: str, task: str, entry_point: str | None) -> str:
-    """Model reply → runnable candidate code."""
-    code = strip_main(extract_code(text))
+def finish_code(text: str, task: str, entry_point: str | None, prefilled: bool = True) -> str:
+    """Model reply → runnable candidate code (``prefilled``: the reply continues a code fence)."""
+    code = strip_main(extract_code(text, prefilled))
     return complete_with_stub(code, task, entry_point) if entry_point else code
 
 
@@ -67,6 +67,9 @@ class Generator:
 
     def __init__(self, llm: ChatModel, max_tokens: int, temperature: float) -> None:
         self.llm, self.max_tokens, self.temperature = llm, max_tokens, temperature
+        # A model that cannot continue a prefilled fence (some servers) answers from scratch: the
+        # code comes from its reply's fence, and there is no stub-continuation candidate.
+        self.prefill = prefills(llm)
         self.last: Completion | None = None  # the latest call (what a candidate cost)
 
     def cost(self) -> tuple[int, float]:
@@ -87,20 +90,20 @@ class Generator:
     ) -> str:
         """One candidate. ``continue_stub`` prefills the stub itself so the model writes only the
         body: a different decoding path from rewriting the whole function, hence diversity."""
-        head = task.rstrip() + "\n" if continue_stub else ""
+        head = task.rstrip() + "\n" if continue_stub and self.prefill else ""
         out = self.llm.chat(
             messages,
-            prefill=P.FENCE + head,
+            prefill=P.FENCE + head if self.prefill else "",
             max_tokens=self.max_tokens,
             temperature=temperature,
             seed=seed,
-            stop=P.STOP,
+            stop=P.STOP if self.prefill else (),  # unprefilled, the reply opens its own fence
             on_token=on_token,
             cancel=cancel,
         )
         usage.add(out)
         self.last = out
-        return finish_code(head + out.text, task, entry_point)
+        return finish_code(head + out.text, task, entry_point, self.prefill)
 
     def batch(
         self,
@@ -120,17 +123,17 @@ class Generator:
         outs: list[Completion] = chat_batch(
             messages,
             n=len(indices),
-            prefill=P.FENCE,
+            prefill=P.FENCE if self.prefill else "",
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             seeds=[1000 + i for i in indices],
-            stop=P.STOP,
+            stop=P.STOP if self.prefill else (),  # unprefilled, the reply opens its own fence
             cancel=cancel,
         )
         usage.add_batch(outs)
         return [
             Candidate(
-                finish_code(o.text, task, entry_point),
+                finish_code(o.text, task, entry_point, self.prefill),
                 "sample",
                 i,
                 self.temperature,
@@ -156,7 +159,7 @@ class Generator:
         0 is greedy (what the model alone would answer). For a function stub, 1 is greedy too but
         continues the stub's body; later ones are samples alternating the two styles.
         """
-        stub = bool(entry_point) and stub_entry_point(task) is not None
+        stub = self.prefill and bool(entry_point) and stub_entry_point(task) is not None
         out = []
         for i in range(start, start + count):
             if cancel is not None and cancel.is_set():

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..context.types import ContextProvider
-from ..models.llm import ChatModel
+from ..models.llm import ChatModel, structured
 from . import events as ev
 from . import plan as planner
 from .checks import Check, dedupe, extract_checks, user_checks
@@ -177,7 +177,7 @@ class Pipeline:
             # The benchmarks' baseline prompts with the task exactly as given (most HumanEval
             # prompts start with blank lines), as it always has: its counts stay comparable.
             return BestOf(job, self.unit(job, entry, checks, request.task), request.budget)
-        if request.plan and self.settings.decompose and not planner.is_atomic(task):
+        if request.plan and self.settings.decompose and structured(self.llm) and not planner.is_atomic(task):
             parts = planner.make_plan(self.llm, task, job.usage, cancel=request.cancel)
             if parts:
                 subtasks = tuple(ev.Subtask(p.name, p.signature, p.purpose, tuple(p.depends)) for p in parts)

@@ -8,12 +8,13 @@ thread-safe, and the side panel calls the loop from a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -69,6 +70,17 @@ class ChatModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def prefills(llm: object) -> bool:
+    """Whether ``llm`` continues a prefilled assistant message (``prefill=``). In-process models
+    do; a server may not (``RemoteModel.prefill``): then the reply starts from scratch."""
+    return bool(getattr(llm, "prefill", True))
+
+
+def structured(llm: object) -> bool:
+    """Whether ``llm`` can constrain its output to a JSON schema (``json_schema=``)."""
+    return bool(getattr(llm, "structured", True))
+
+
 def default_threads() -> int:
     """Physical cores available to this process (llama.cpp gains nothing from hyper-threads)."""
     try:
@@ -119,6 +131,11 @@ class LLM:
         self.model = model
         self.name = model.name
         self.n_ctx, self.n_threads = n_ctx, n_threads
+        self.prefill = True  # continues a prefilled assistant message
+        self.structured = True  # constrains output to a JSON schema (a grammar)
+        # Called once when a generation has to wait for another process's (models/gate.py); the
+        # session points it at the view ("waiting for the model").
+        self.on_wait: Callable[[], None] | None = None
         self._lock = threading.Lock()
         t0 = time.perf_counter()
         try:
@@ -166,8 +183,11 @@ class LLM:
         stop = res.stop if isinstance(res.stop, list) else [res.stop] if res.stop else []
         return res.prompt, stop
 
+    def tokenize(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
     def count_tokens(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(self.tokenize(text))
 
     def chat(
         self,
@@ -191,7 +211,9 @@ class LLM:
         """
         prompt, template_stop = self.format(messages)
         prompt += prefill
-        with self._lock:
+        with self._lock, self._gate(cancel) as free:
+            if not free:
+                return Completion("", 0, 0, 0.0, None, "cancelled")
             return self._generate(
                 prompt,
                 max_tokens,
@@ -231,7 +253,9 @@ class LLM:
             raise ValueError(f"chat_batch needs one seed per sample: n={n}, {len(seeds)} seeds")
         prompt, template_stop = self.format(messages)
         prompt += prefill
-        with self._lock:
+        with self._lock, self._gate(cancel) as free:
+            if not free:
+                return [Completion("", 0, 0, 0.0, None, "cancelled") for _ in seeds]
             tokens, room = self._fit(prompt)
             return sample_batch(
                 self._llama,
@@ -244,6 +268,18 @@ class LLM:
                 eos_tokens=[self._llama.token_eos()],
                 cancel=cancel,
             )
+
+    @contextlib.contextmanager
+    def _gate(self, cancel: threading.Event | None) -> Iterator[bool]:
+        """Hold the machine-wide model gate (one generation at a time among the user's
+        processes); yields False when ``cancel`` was set while waiting for it."""
+        from . import gate
+
+        try:
+            with gate.hold(self.on_wait, cancel):
+                yield True
+        except gate.Stopped:
+            yield False
 
     def _fit(self, prompt: str) -> tuple[list[int], int]:
         """The prompt's tokens and the room left after them in the window (ModelError: none)."""

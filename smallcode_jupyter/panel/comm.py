@@ -38,7 +38,7 @@ def models_message(session: Session) -> Message:
             "params_b": r.params_b,
             "state": r.state,
             "current": r.current,
-            "spec": config.model if r.current else r.name,
+            "spec": r.spec or (config.model if r.current else r.name),
         }
         for r in session.models()
     ]

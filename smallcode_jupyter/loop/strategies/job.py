@@ -182,7 +182,7 @@ class Job:
 
     def candidate(self, unit: Unit, i: int) -> Candidate:
         """Candidate ``i`` of the unit's fixed schedule; the greedy one is streamed."""
-        self.emit(ev.Generate(candidate=i, origin=origin(i, unit.stub), part=unit.part))
+        self.emit(ev.Generate(candidate=i, origin=origin(i, self.continues(unit)), part=unit.part))
         if i == 0:
             self.emit(ev.Prompt(text=unit.messages[-1]["content"]))
         self.result.candidates += 1
@@ -203,11 +203,19 @@ class Job:
             cand.code = unit.finish(cand.code)
         return cands
 
+    def continues(self, unit: Unit) -> bool:
+        """Whether the unit's schedule has stub-continuation candidates (a stub, and a model
+        that continues a prefilled message)."""
+        return unit.stub and self.gen.prefill
+
     @property
     def batched(self) -> bool:
-        """Whether samples of one prompt are decoded together (the model must offer it)."""
+        """Whether samples of one prompt are decoded together (the model must offer it, and gain
+        from it: a server that takes one request at a time does not, ``RemoteModel.batches``)."""
         wanted = self.settings.batch if self.request.batch is None else self.request.batch
-        return wanted and callable(getattr(self.llm, "chat_batch", None))
+        return (
+            wanted and callable(getattr(self.llm, "chat_batch", None)) and getattr(self.llm, "batches", True)
+        )
 
     def greedy(self, unit: Unit) -> tuple[Candidate, Tried | None]:
         """The greedy candidate, and its run against the unit's checks (None when nothing runs

@@ -48,7 +48,7 @@ class Voted:
         need = 2 if generated else 1
         rest = list(range(1, job.n_candidates))
         if job.batched:  # the stub's greedy continuation alone, then every sample in one batch
-            rest = rest[:1] if unit.stub else []
+            rest = rest[:1] if job.continues(unit) else []
         for i in rest:
             if job.cancelled or settled(distinct(pool), need):
                 break
