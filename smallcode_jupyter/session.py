@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .context.cells import format_error, trim_traceback
 from .context.types import ContextProvider, FailedCell
 from .loop.events import EventSink, Request, Result
 from .loop.settings import LoopSettings, settings_for, settings_for_model
@@ -579,24 +579,6 @@ def _stderr(message: str) -> None:
 
 def _status(_state: str, message: str) -> None:
     print(f"smallcode: {message}", file=sys.stderr, flush=True)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def trim_traceback(text: str, limit: int = 2000) -> str:
-    """A traceback without colour codes and IPython's frames, cut to its last ``limit`` chars."""
-    text = _ANSI.sub("", text)
-    lines = [ln for ln in text.splitlines() if "site-packages/IPython/" not in ln]
-    text = "\n".join(lines).strip()
-    return text if len(text) <= limit else "...\n" + text[-limit:]
-
-
-def format_error(error: BaseException) -> str:
-    """The traceback of an exception a cell raised, trimmed for the model."""
-    import traceback
-
-    return trim_traceback("".join(traceback.format_exception(type(error), error, error.__traceback__)))
 
 
 __all__ = ["ModelError", "ModelRow", "SandboxError", "Session", "SessionBusy", "SessionConfig", "model_name"]

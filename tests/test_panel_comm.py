@@ -94,6 +94,9 @@ class ScriptedSession(Session):
             raise self.fail
         return SimpleNamespace(name=spec or self.config.model)
 
+    def describe(self, spec=None) -> str:
+        return self.resolve(spec).name
+
     def load(self, spec=None, say=None):
         self.prepared.append(spec)
         say = say or (lambda _state, _message: None)

@@ -114,7 +114,7 @@ def session_for(args: argparse.Namespace, **config: Any) -> Session:
         print(UNISOLATED_WARNING, file=sys.stderr)
     project = getattr(args, "project", None)
     chosen = SessionConfig(
-        model=getattr(args, "model", DEFAULT_MODEL),
+        model=getattr(args, "model", None) or DEFAULT_MODEL,
         cache_dir=args.cache_dir,
         edge=getattr(args, "preset", "auto") == "edge",
         n_threads=getattr(args, "threads", 0),
