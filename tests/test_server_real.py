@@ -30,13 +30,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(ok, proc: subprocess.Popen, what: str, timeout: float = 180) -> None:
+def _start(cmd: list[str], log: Path) -> subprocess.Popen:
+    """Start a server with its output in ``log`` (a pipe nobody reads would fill and block it)."""
+    with log.open("w") as f:
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+
+
+def _wait(ok, proc: subprocess.Popen, what: str, log: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"{what} exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-            )
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log.read_text()[-3000:]}")
         if ok():
             return
         time.sleep(0.5)
@@ -61,35 +65,18 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def llama_server(qwen05) -> Iterator[str]:
+def llama_server(qwen05, tmp_path_factory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on the shipped 0.5B; yields its base URL."""
     pytest.importorskip("fastapi", reason="llama-cpp-python[server]'s packages are not installed")
     port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(qwen05.path),
-            "--model_alias",
-            "qwen05",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(qwen05.path), "--model_alias", "qwen05"]
+    proc = _start(
+        [*cmd, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"], log
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait(lambda: _answers(url), proc, "llama_cpp.server")
+        _wait(lambda: _answers(url), proc, "llama_cpp.server", log)
         yield url
     finally:
         _stop(proc)
@@ -99,14 +86,10 @@ def llama_server(qwen05) -> Iterator[str]:
 def serve_socket(qwen05, tmp_path_factory) -> Iterator[Path]:
     """``smallcode serve`` on the shipped 0.5B, on a private socket; yields the socket."""
     sock = tmp_path_factory.mktemp("serve") / "serve.sock"
-    proc = subprocess.Popen(
-        [*SMALLCODE, "serve", "-m", "qwen2.5-coder-0.5b", "--socket", str(sock)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = sock.with_name("serve.log")
+    proc = _start([*SMALLCODE, "serve", "-m", "qwen2.5-coder-0.5b", "--socket", str(sock)], log)
     try:
-        _wait(sock.exists, proc, "smallcode serve")
+        _wait(sock.exists, proc, "smallcode serve", log)
         yield sock
     finally:
         _stop(proc)
