@@ -2,10 +2,10 @@
 
 Each "notebook" is a process that asks one task (``smallcode ask``, the same session and loop a
 kernel runs). Configurations:
-  inproc-1   one process, the model loaded in-process (the default)
+  inproc-1   one process, the model loaded in-process (the default); each task alone
   inproc-2   two such processes at once: two copies of the model; the machine-wide gate
              (models/gate.py) makes the second wait instead of both thrashing the cores
-  serve-1    one process using ``smallcode serve`` (one shared copy of the model)
+  serve-1    one process using ``smallcode serve`` (one shared copy of the model); each task alone
   serve-2    two processes at once through the same service
   nogate-2   (--no-gate) inproc-2 with the gate off: what happened before it (capped by --cap)
 Reports each process's wall time and peak RSS (the sandbox kernels excluded: they are the same in
@@ -67,9 +67,16 @@ def ask(model: str, task: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def run(
-    name: str, model: str, n: int, env: dict[str, str], cap: float, service: psutil.Process | None
+    name: str,
+    model: str,
+    n: int,
+    env: dict[str, str],
+    cap: float,
+    service: psutil.Process | None,
+    first: int = 0,
 ) -> dict:
-    procs = [ask(model, TASKS[i % len(TASKS)], env) for i in range(n)]
+    """``n`` processes at once, asking tasks ``first``, ``first + 1``, ...; one row of the table."""
+    procs = [ask(model, TASKS[(first + i) % len(TASKS)], env) for i in range(n)]
     stats = watch(procs, cap)
     row = {"config": name, "processes": stats}
     if service is not None:
@@ -97,7 +104,8 @@ def main() -> int:
             capture_output=True,
             check=False,
         )  # fmt: skip  (the model file in the page cache)
-        rows.append(run("inproc-1", args.model, 1, env, args.cap, None))
+        for i in range(len(TASKS)):  # each task alone: the reference for the two-at-once rows
+            rows.append(run(f"inproc-1 (task {i + 1})", args.model, 1, env, args.cap, None, first=i))
         rows.append(run("inproc-2", args.model, 2, env, args.cap, None))
         if args.no_gate:
             rows.append(run("nogate-2", args.model, 2, {**env, "SMALLCODE_MODEL_GATE": "0"}, args.cap, None))
@@ -109,7 +117,8 @@ def main() -> int:
                     raise SystemExit("smallcode serve did not start")
                 time.sleep(0.2)
             service = psutil.Process(server.pid)
-            rows.append(run("serve-1", "serve", 1, env, args.cap, service))
+            for i in range(len(TASKS)):
+                rows.append(run(f"serve-1 (task {i + 1})", "serve", 1, env, args.cap, service, first=i))
             rows.append(run("serve-2", "serve", 2, env, args.cap, service))
         finally:
             server.terminate()

@@ -199,7 +199,7 @@ class Session:
             size = f", {m.info.params_b:g}B" if m.info.params_b else ""
             tokens = ", tokens estimated" if m.tokens_estimated else ""
             return (
-                f"{m.name} on {m.info.kind} at {m.endpoint.url} (context {m.n_ctx}{size}, "
+                f"{m.name} on {m.info.kind} at {m.endpoint.where} (context {m.n_ctx}{size}, "
                 f"{m.parallel} at once, prefill {'yes' if m.prefill else 'no'}{tokens})"
             )
         r = self.resolve(spec)
@@ -329,30 +329,29 @@ class Session:
         The project folder is bound read-only: generated code may read the user's files, never
         change them. A change of project, timeout or isolation consent restarts it.
         """
-        from .sandbox import Sandbox
-
         key = (self.project(), self.config.timeout, self.config.allow_unisolated)
         if self._sandbox is not None and (self._sandbox.closed or key != self._sandbox_key):
             self._sandbox.close()
             self._sandbox = None
         if self._sandbox is None:
-            project = key[0] if self.config.bind_project else None
-            self._sandbox = Sandbox(timeout=self.config.timeout, project=project,
-                                    allow_unisolated=self.config.allow_unisolated or None).start()  # fmt: skip
+            self._sandbox = self._new_sandbox()
             self._sandbox_key = key
         return self._sandbox
 
     def sandboxes(self, n: int) -> list[Sandbox]:
         """``n`` sandboxes for ``n`` tasks at once (``smallcode bench --concurrency``): the warm
         one and ``n - 1`` more like it, all closed with the session."""
-        from .sandbox import Sandbox
-
         first = self.sandbox()
         while len(self._extra) < n - 1:
-            project = self.project() if self.config.bind_project else None
-            self._extra.append(Sandbox(timeout=self.config.timeout, project=project,
-                                       allow_unisolated=self.config.allow_unisolated or None).start())  # fmt: skip
+            self._extra.append(self._new_sandbox())
         return [first, *self._extra[: n - 1]]
+
+    def _new_sandbox(self) -> Sandbox:
+        from .sandbox import Sandbox
+
+        project = self.project() if self.config.bind_project else None
+        return Sandbox(timeout=self.config.timeout, project=project,
+                       allow_unisolated=self.config.allow_unisolated or None).start()  # fmt: skip
 
     def sandbox_or_fallback(
         self, request: Request, warn: Callable[[str], None] | None = None
@@ -535,7 +534,8 @@ class Session:
             llm = self.load(model, say)
             settings = self.settings(model)
             if hasattr(llm, "on_wait"):  # in-process: another process may be generating (models/gate.py)
-                llm.on_wait = lambda: (say or _status)(
+                waiting = say or _status
+                llm.on_wait = lambda: waiting(
                     "waiting", "waiting for the model: another smallcode process is generating"
                 )
             sandbox = None

@@ -213,3 +213,33 @@ def test_the_gate_queues_a_second_generation_and_says_so(tmp_path: Path, monkeyp
     with gate.hold(), pytest.raises(gate.Stopped):  # noqa: SIM117
         with gate.hold(cancel=stop):
             pass
+
+
+def test_a_queued_generation_is_shown_as_waiting_for_the_model(fake_llm):
+    """The session points an in-process model's ``on_wait`` at the view (models/gate.py calls it
+    when another process holds the gate)."""
+    from smallcode_jupyter.loop.settings import LoopSettings as Settings
+
+    class Waiting(type(fake_llm)):  # type: ignore[misc]
+        on_wait = None
+
+        def chat(self, messages, **kw):
+            if self.on_wait is not None:
+                self.on_wait()  # what LLM.chat does when the gate is taken
+            return super().chat(messages, **kw)
+
+    llm = Waiting(["```python\ndef f():\n    return 1\n```"])
+
+    class Scripted(Session):
+        def load(self, spec=None, say=None):
+            return llm
+
+        def settings(self, spec=None):
+            return Settings(candidates=1, max_iters=0, decompose=False)
+
+    said: list[tuple[str, str]] = []
+    session = Scripted(SessionConfig(model="fake"))
+    session.run(
+        session.request("write f", run=False), say=lambda state, message: said.append((state, message))
+    )
+    assert ("waiting", "waiting for the model: another smallcode process is generating") in said

@@ -56,6 +56,12 @@ class Endpoint:
     key_env: str = ""  # the environment variable the key came from (named in 401/403 errors)
 
     @property
+    def where(self) -> str:
+        """The base URL for people: a Unix socket as ``unix:/path``."""
+        parts = urlsplit(self.url)
+        return f"unix:{unquote(parts.netloc)}" if parts.scheme == "http+unix" else self.url
+
+    @property
     def root(self) -> str:
         """The server's root URL (the base without ``/v1``): where /props, /health, /api live."""
         return self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
@@ -96,6 +102,11 @@ class Endpoint:
             ) from e
         except OSError as e:
             conn.close()
+            if url.startswith("http+unix://"):
+                raise ServerError(
+                    f"no smallcode service listens on {unquote(urlsplit(url).netloc)} ({e.strerror or e}). "
+                    "Start one: `smallcode serve -m qwen2.5-coder-0.5b` (any model), then use --model serve"
+                ) from e
             raise ServerError(
                 f"no model server answers at {self.url} ({e.strerror or e}). Start it first, e.g. "
                 "`smallcode serve -m qwen2.5-coder-0.5b`, `llama-server -m MODEL.gguf --port 8080`, "
