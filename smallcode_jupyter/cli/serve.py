@@ -31,7 +31,11 @@ def add_parser(sub: Subparsers) -> None:
         "for the cores. Stop it with Ctrl-C.",
     )
     add_model_options(s)
-    s.add_argument("--socket", help=f"the Unix socket to listen on (default: {serve_socket()})")
+    s.add_argument(
+        "--socket",
+        help="the Unix socket to listen on (default: $SMALLCODE_SERVE_SOCKET, else serve.sock in "
+        "$XDG_RUNTIME_DIR/smallcode or ~/.cache/smallcode/run)",
+    )
     s.add_argument(
         "--port",
         type=int,

@@ -23,7 +23,8 @@ def runtime_dir() -> Path:
     """A folder only the user can open: ``$XDG_RUNTIME_DIR/smallcode``, else under the cache."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "smallcode" if runtime else Path.home() / ".cache" / "smallcode" / "run"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # unwritable: the caller's open or bind says so
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
     return base
 
 
