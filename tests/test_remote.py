@@ -84,15 +84,25 @@ def test_a_server_without_prefill_gets_no_prefill_and_the_code_comes_from_the_fe
     assert sent["messages"][-1]["role"] == "user" and "top_k" not in sent  # OpenAI refuses extras
 
 
-def test_stub_continuation_only_where_prefill_works(server):
-    server.script.kind = "openai"
-    server.script.reply = lambda body: "```python\ndef f(x):\n    return x\n```"
-    m = connect(server.url)
+def test_stub_continuation_only_where_prefill_works(fake_llm):
+    """A model without prefill gets no prefill, no stop string, and no continuation candidate
+    (which would be a second greedy answer identical to the first)."""
+    from smallcode_jupyter.loop.events import Usage
+    from smallcode_jupyter.loop.generate import Generator
+
     stub = 'def f(x):\n    """Return x.\n    >>> f(2)\n    2\n    """\n'
-    Pipeline(m, LoopSettings(candidates=3, max_iters=0, vote=False, batch=False)).run(
-        Request(task=stub, run=False, plan=False)
-    )
-    assert all(r["messages"][-1]["role"] == "user" for r in server.script.requests)
+    reply = "```python\ndef f(x):\n    return x\n```"
+    for prefill, origins in (
+        (True, ["greedy", "greedy body", "sample"]),
+        (False, ["greedy", "sample", "sample"]),
+    ):
+        llm = type(fake_llm)([reply] * 3)
+        llm.prefill = prefill  # type: ignore[attr-defined]
+        msgs = [{"role": "user", "content": stub}]
+        cands = Generator(llm, 64, 0.8).candidates(msgs, stub, "f", 0, 3, Usage())
+        assert [c.origin for c in cands] == origins
+        assert all(bool(c["prefill"]) == prefill for c in llm.calls)
+        assert [c["temperature"] for c in llm.calls] == ([0.0, 0.0, 0.8] if prefill else [0.0, 0.8, 0.8])
 
 
 def test_ollama_dialect(server, monkeypatch):
