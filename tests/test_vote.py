@@ -150,6 +150,29 @@ def test_in_doubt_the_samples_come_in_one_batch(sandbox):
     assert plain.run(Request(STUB)).passed  # a model without chat_batch samples one by one
 
 
+def test_samples_come_in_batches_and_stop_after_the_batch_that_passes(sandbox):
+    # The small class's schedule: up to 9 candidates for a function with checks, no repair,
+    # batches of 2 here; the first batch holds no passing candidate, the second does: no third.
+    wrong, worse = "def second(xs):\n    return max(xs)\n```", "def second(xs):\n    return min(xs)\n```"
+    body = "    return max(xs)\n```"
+    settings = LoopSettings(
+        candidates=3, max_iters=2, vote_candidates=9, vote_repairs=0, batch=True, batch_size=2, agree=1
+    )
+    llm = BatchingLLM([wrong, body], [[worse, wrong], [wrong, RIGHT], [RIGHT, RIGHT]], inputs=["[[[1]]]"])
+    r = Pipeline(llm, settings, sandbox=sandbox).run(Request(STUB))
+    assert r.passed and "set(xs)" in r.code and r.iterations == 0
+    assert [c["seeds"] for c in llm.batch_calls] == [[1002, 1003], [1004, 1005]]
+    assert r.candidates == 6 and len(llm.batches) == 1
+    llm = BatchingLLM([wrong, body], [[worse, wrong]] * 3 + [[worse]], inputs=["[[[1]]]"])
+    r = Pipeline(llm, settings, sandbox=sandbox).run(Request(STUB))  # none passes: 9, then no repair
+    assert not r.passed and r.candidates == 9 and r.iterations == 0
+    assert [c["n"] for c in llm.batch_calls] == [2, 2, 2, 1]
+    llm = BatchingLLM([wrong, body], [[worse, wrong]], inputs=["[[[1]]]"])
+    asked = Request(STUB, candidates=4, max_iters=0)  # what the user asks for wins over the class
+    r = Pipeline(llm, settings, sandbox=sandbox).run(asked)
+    assert r.candidates == 4 and [c["n"] for c in llm.batch_calls] == [2]
+
+
 def test_rechoose_replays_choosers_on_logged_candidates(tmp_path):
     codes = iter(range(100))
 

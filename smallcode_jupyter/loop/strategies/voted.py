@@ -4,10 +4,11 @@ samples chosen by behaviour voting.
 The greedy candidate runs against the prompt's examples; it stands when it passes them all, so
 easy tasks cost what the model alone costs. Otherwise the task is in doubt: the model writes a
 few inputs (one short call, inputs only) and more candidates come, each run on the same checks
-and inputs, until two that pass every check behave alike on every input (or the candidates run
-out); the largest such group wins (``vote.vote``). When none passes, bounded repair takes the best failing one. With
-``batch`` (and a model that offers ``chat_batch``) the samples are decoded together in one
-llama.cpp batch instead of one after another: all of them, since a batch cannot stop early.
+and inputs, until ``settings.agree`` of them pass every check and behave alike on every input (or the
+candidates run out); the largest such group wins (``vote.vote``). When none passes, bounded repair
+takes the best failing one. With ``batch`` (and a model that offers ``chat_batch``) the samples
+are decoded together in llama.cpp batches of ``settings.batch_size`` instead of one after another;
+sampling stops between batches, never inside one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ N_INPUTS = 4
 
 
 class Voted:
-    """One unit with checks and an entry point: ``job.n_candidates`` at most, then repair."""
+    """One unit with checks and an entry point: ``job.n_voted`` candidates at most, then repair."""
 
     def __init__(self, job: Job, unit: Unit) -> None:
         self.job, self.unit = job, unit
@@ -45,25 +46,29 @@ class Voted:
             generated = add_probes(job, unit)
             unit.seen.clear()
             pool = [Tried(first, job.check(unit, first))]
-        need = 2 if generated else 1
-        rest = list(range(1, job.n_candidates))
-        if job.batched:  # the stub's greedy continuation alone, then every sample in one batch
+        need = job.settings.agree if generated else 1
+        n = job.n_voted
+        rest = list(range(1, n))
+        if job.batched:  # the stub's greedy continuation alone, then the samples in batches
             rest = rest[:1] if job.continues(unit) else []
         for i in rest:
             if job.cancelled or settled(distinct(pool), need):
                 break
             cand = job.candidate(unit, i)
             pool.append(Tried(cand, job.check(unit, cand)))
-        if job.batched and not (job.cancelled or settled(distinct(pool), need)):
-            for cand in job.batch(unit, list(range(len(pool), job.n_candidates))):
-                pool.append(Tried(cand, job.check(unit, cand)))
+        size = job.settings.batch_size or n
+        while job.batched and len(pool) < n and not (job.cancelled or settled(distinct(pool), need)):
+            sampled = job.batch(unit, list(range(len(pool), min(n, len(pool) + size))))
+            if not sampled:
+                break
+            pool.extend(Tried(cand, job.check(unit, cand)) for cand in sampled)
         views = distinct(pool)
         chosen = vote(views)
         best = next(t for t in pool if t.candidate.index == chosen.index) if chosen else pool[0]
         if best.report.ok:
             job.result.agreement = agreement(seen(best), views)
             return Best.of(best)
-        return Best.of(repair(job, unit, best, job.n_repairs))
+        return Best.of(repair(job, unit, best, job.n_voted_repairs))
 
 
 def add_probes(job: Job, unit: Unit) -> int:
