@@ -71,6 +71,24 @@ def test_llama_server_dialect_prefill_streaming_and_settings(server):
     assert "coder-1.5b on llama-server" in s.describe()
 
 
+def test_a_server_that_repeats_the_prefill_gives_the_continuation_alone(server):
+    # llama-server builds that continue a final assistant message by themselves stream the
+    # prefilled text first: the loop must get (and the view must show) the continuation only.
+    m = connect(server.url, parallel=0)
+    server.script.reply = lambda body: "```python\ndef f():\n    return 1\n```"
+    pieces: list[str] = []
+    out = m.chat(
+        [{"role": "user", "content": "hi"}], prefill="```python\n", stop=["\n```"], on_token=pieces.append
+    )
+    assert out.text == "def f():\n    return 1" and "".join(pieces) == out.text
+    sent = server.script.requests[-1]
+    assert sent["continue_final_message"] is True and sent["add_generation_prompt"] is False
+    server.script.reply = lambda body: "```"  # shorter than the prefill and a prefix of it: kept
+    assert m.chat([{"role": "user", "content": "hi"}], prefill="```python\n").text == "```"
+    server.script.reply = lambda body: "x = 1"  # no repeat at all
+    assert m.chat([{"role": "user", "content": "hi"}], prefill="```python\n").text == "x = 1"
+
+
 def test_a_server_without_prefill_gets_no_prefill_and_the_code_comes_from_the_fence(server):
     server.script.kind = "openai"
     server.script.reply = lambda body: "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```\nDone."

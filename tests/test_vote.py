@@ -45,6 +45,7 @@ def test_inputs_schema_is_typed_from_annotations_then_examples():
     assert items[1]["type"] == "string"  # unannotated: typed by the example's value
     assert items[2]["prefixItems"][1]["type"] == "string"
     assert schema["minItems"] == schema["maxItems"] == 3
+    assert "items" not in schema["items"]  # no boolean schema ("items": false): llama-server refuses one
     assert schema_for("def g(*args):\n    pass\n", "g", [], 3) is None
     assert parse_inputs('[[1, "a"], [2, "b"], [3', 2, ["1, 'a'"]) == ["2, 'b'"]  # cut off; example dropped
 

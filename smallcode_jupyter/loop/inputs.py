@@ -63,7 +63,7 @@ def annotation_schema(node: ast.expr | None) -> JSON | None:
                 return {"type": "array", "items": inner, "maxItems": 6} if inner else None
             inners = [annotation_schema(a) for a in args]
             if all(inners):
-                return {"type": "array", "prefixItems": inners, "items": False}
+                return {"type": "array", "prefixItems": inners}
             return None
         if name == "Optional" and len(args) == 1:
             return annotation_schema(args[0])
@@ -135,7 +135,8 @@ def schema_for(stub: str, entry: str, examples: Sequence[str], n: int) -> JSON |
         if typed is None and i < len(example):
             typed = value_schema(example[i])
         items.append(typed or ANY)
-    one: JSON = {"type": "array", "prefixItems": items, "items": False}
+    # a tuple by its prefixItems alone: llama-server refuses a boolean schema ("items": false)
+    one: JSON = {"type": "array", "prefixItems": items}
     return {"type": "array", "items": one, "minItems": n, "maxItems": n}
 
 

@@ -101,7 +101,7 @@ class RemoteModel:
             body.update(top_k=40 if temperature > 0 else 1, min_p=0.05)
         if kind in ("llama-server", "smallcode", "vllm", "openai"):
             body["stream_options"] = {"include_usage": True}
-        if prefill and self.prefill and kind == "vllm":
+        if prefill and self.prefill and kind in ("vllm", "llama-server"):
             body.update(continue_final_message=True, add_generation_prompt=False)
         if seed is not None:
             body["seed"] = seed
@@ -146,7 +146,7 @@ class RemoteModel:
             grammar=grammar,
             json_schema=json_schema,
         )
-        return self._complete(body, [s for s in stop if s], on_token, cancel)
+        return self._complete(body, [s for s in stop if s], on_token, cancel, prefill if self.prefill else "")
 
     def chat_batch(
         self,
@@ -218,10 +218,15 @@ class RemoteModel:
         stop: list[str],
         on_token: TokenCallback | None,
         cancel: threading.Event | None,
+        prefill: str = "",
     ) -> Completion:
+        """Read a streamed reply. Some servers (llama-server builds that continue a final
+        assistant message on their own) repeat the ``prefill`` before continuing it: the repeat
+        is dropped, so the reply is the continuation alone, as in-process."""
         t0 = time.perf_counter()
         first: float | None = None
         text, finish = "", ""
+        echo = prefill
         usage: dict[str, Any] = {}
         stream = self.endpoint.stream("/chat/completions", body, cancel)
         try:
@@ -239,13 +244,18 @@ class RemoteModel:
                         first = time.perf_counter() - t0
                     shown = len(text)
                     text += piece
-                    cut = _first_stop(text, stop)
+                    # until the reply is known to repeat the prefill or not, nothing is shown
+                    held = bool(echo) and len(text) < len(echo) and echo.startswith(text)
+                    if echo and not held:
+                        text = piece = text.removeprefix(echo)
+                        shown, echo = 0, ""
+                    cut = None if held else _first_stop(text, stop)
                     if cut is not None:  # the server ignored a stop string
                         text, finish = text[:cut], "stop"
                         if on_token and cut > shown:
                             on_token(text[shown:])
                         break
-                    if on_token:
+                    if on_token and piece and not held:
                         on_token(piece)
                 if choice.get("finish_reason"):
                     finish = str(choice["finish_reason"])
