@@ -29,10 +29,10 @@ class LoopSettings:
     # more call on every task). Measured on HumanEval, 0.5B: 7 such doubts, all 7 greedy answers
     # right (the inputs were invalid), 0 wins, ~3.8 s on every task: off.
     probe_greedy: bool = False
-    # Functions with visible checks (the voted strategy) may trade repair rounds for samples:
-    # 0 / -1 mean "as candidates / max_iters".
-    vote_candidates: int = 0
-    vote_repairs: int = -1
+    # Functions with visible checks (the voted strategy) may trade repair rounds for samples
+    # (None: as ``candidates`` / ``max_iters``).
+    vote_candidates: int | None = None
+    vote_repairs: int | None = None
     batch_size: int = 0  # samples per batch, sampling stops between batches once settled (0: one batch)
     agree: int = 2  # passing candidates that must behave alike before sampling stops
 

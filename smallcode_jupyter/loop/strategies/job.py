@@ -92,8 +92,11 @@ class Job:
         # The voted strategy's own schedule (a size class may trade its repairs for samples);
         # what the user asked for wins.
         self.n_voted = request.candidates or settings.vote_candidates or self.n_candidates
-        voted_repairs = settings.max_iters if settings.vote_repairs < 0 else settings.vote_repairs
-        self.n_voted_repairs = voted_repairs if request.max_iters is None else request.max_iters
+        self.n_voted_repairs = (
+            self.n_repairs
+            if request.max_iters is not None or settings.vote_repairs is None
+            else settings.vote_repairs
+        )
         self.gen = Generator(llm, request.max_tokens or settings.max_tokens, settings.temperature)
         state = request.state
         self.user_names = state.user_names if state is not None else frozenset()
