@@ -34,6 +34,8 @@ def test_models_list(capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert "qwen2.5-coder-0.5b" in out and "(default)" in out
+    row = next(line for line in out.splitlines() if line.startswith("qwen2.5-coder-0.5b"))
+    assert "5/9" in row and "2/0" in row  # the voted schedule of a function with examples
 
 
 def test_models_verify_shipped(capsys):

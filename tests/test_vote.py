@@ -14,7 +14,7 @@ from smallcode_jupyter.loop.inputs import parse_inputs, schema_for
 from smallcode_jupyter.loop.pipeline import Pipeline
 from smallcode_jupyter.loop.probes import call_args, crashes, outcome_text, probes
 from smallcode_jupyter.loop.settings import LoopSettings
-from smallcode_jupyter.loop.vote import Seen, dual, first_pass, groups, settled, vote
+from smallcode_jupyter.loop.vote import Seen, dual, first_pass, groups, settled, stuck, vote
 from smallcode_jupyter.models.llm import Completion
 from smallcode_jupyter.sandbox import Sandbox
 
@@ -172,6 +172,22 @@ def test_samples_come_in_batches_and_stop_after_the_batch_that_passes(sandbox):
     asked = Request(STUB, candidates=4, max_iters=0)  # what the user asks for wins over the class
     r = Pipeline(llm, settings, sandbox=sandbox).run(asked)
     assert r.candidates == 4 and [c["n"] for c in llm.batch_calls] == [2]
+
+
+def test_sampling_gives_up_after_a_batch_when_every_candidate_fails_alike(sandbox):
+    # Every sample returns max(xs): the same wrong behaviour on every probe, so one batch and no more.
+    wrong, body = "def second(xs):\n    return max(xs)\n```", "    return max(xs)\n```"
+    other = "def second(xs):\n    m = max(xs)\n    return m\n```"
+    settings = LoopSettings(
+        candidates=3, max_iters=2, vote_candidates=9, vote_repairs=0, batch=True, batch_size=2, agree=1
+    )
+    llm = BatchingLLM([wrong, body], [[other, wrong], [RIGHT, RIGHT]], inputs=["[[[1]]]"])
+    r = Pipeline(llm, settings, sandbox=sandbox).run(Request(STUB))
+    assert not r.passed and r.candidates == 4 and [c["n"] for c in llm.batch_calls] == [2]
+    assert stuck([seen(0, 1, ["=3"]), seen(1, 1, ["=3"]), seen(2, 0, loaded=False)])
+    assert not stuck([seen(0, 1, ["=3"]), seen(1, 1, ["=2"])])  # they differ: another batch may pass
+    assert not stuck([seen(0, 1, ["=3"]), seen(1, 2, ["=3"])])  # one passes
+    assert not stuck([seen(0, 1, ["=3"])])  # one opinion is no agreement
 
 
 def test_rechoose_replays_choosers_on_logged_candidates(tmp_path):

@@ -47,10 +47,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             preset = PRESETS[row.name]
             s = settings_for(preset.params_b, preset.n_ctx_train)
             default = " (default)" if row.current else ""
+            cands = f"{s.candidates}/{s.vote_candidates or s.candidates}"
+            iters = f"{s.max_iters}/{s.max_iters if s.vote_repairs is None else s.vote_repairs}"
             print(
-                f"{row.name:<22} {row.params_b:>6.2f}B  {s.n_ctx:>6}  {s.candidates:>5}  {s.max_iters:>5}  "
+                f"{row.name:<22} {row.params_b:>6.2f}B  {s.n_ctx:>6}  {cands:>5}  {iters:>5}  "
                 f"{row.state}{default}"
             )
+        print("cands/iters: candidates and repair rounds for a task / for a function with examples")
         print(f"cache: {args.cache_dir or default_cache_dir()}")
         return 0
     if not args.name:

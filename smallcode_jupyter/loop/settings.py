@@ -56,8 +56,19 @@ SIZE_CLASSES: dict[str, LoopSettings] = {
         batch_size=4,
         agree=1,
     ),
-    # 1B-4B
-    "medium": LoopSettings(n_ctx=4096, context_budget=1536, max_iters=2, candidates=4),
+    # 1B-4B: the same schedule for functions with checks. Measured on HumanEval, 1.5B (all 164):
+    # 78.7 % either way (129 tasks; 4 candidates + 2 repairs before), median 12.5 s against 15.7 s,
+    # mean 24.6 s against 26.1 s, 0 broken against its greedy candidate.
+    "medium": LoopSettings(
+        n_ctx=4096,
+        context_budget=1536,
+        max_iters=2,
+        candidates=4,
+        vote_candidates=9,
+        vote_repairs=0,
+        batch_size=4,
+        agree=1,
+    ),
     # 4B-8B and above: stronger repair, larger window, fewer samples (each is slow).
     "large": LoopSettings(n_ctx=8192, context_budget=2048, max_iters=3, candidates=3),
 }

@@ -77,6 +77,21 @@ def settled(pool: Sequence[Seen], need: int = 2) -> bool:
     return len(groups(passing)[0]) >= need
 
 
+def stuck(pool: Sequence[Seen]) -> bool:
+    """Whether more samples are unlikely to help: none passes every visible check, and at least
+    two distinct candidates that load all fail alike (the same checks passed, the same behaviour
+    on every probe). The model is sure of one reading of the task, or a check disagrees with the
+    task (some prompts' own examples are wrong); samples of the same prompt repeat it. Measured
+    on HumanEval, 0.5B (docs/benchmarks.md): 7 tasks stop a batch early, none that a later
+    batch would have solved."""
+    loaded = [s for s in pool if s.loaded]
+    return (
+        len(loaded) >= 2
+        and not any(s.ok for s in loaded)
+        and len({(s.passed, s.behaviour) for s in loaded}) == 1
+    )
+
+
 def dual(pool: Sequence[Seen]) -> Seen | None:
     """CodeT's dual agreement for candidates without visible checks: a behaviour group scores
     its size times (1 + the model-written tests its members pass), so a model test only counts

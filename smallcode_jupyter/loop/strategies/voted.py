@@ -5,8 +5,9 @@ The greedy candidate runs against the prompt's examples; it stands when it passe
 easy tasks cost what the model alone costs. Otherwise the task is in doubt: the model writes a
 few inputs (one short call, inputs only) and more candidates come, each run on the same checks
 and inputs, until ``settings.agree`` of them pass every check and behave alike on every input (or the
-candidates run out); the largest such group wins (``vote.vote``). When none passes, bounded repair
-takes the best failing one. With ``batch`` (and a model that offers ``chat_batch``) the samples
+candidates run out); the largest such group wins (``vote.vote``). Sampling also stops after a
+batch when every candidate fails the checks alike (``vote.stuck``). When none passes, bounded
+repair takes the best failing one. With ``batch`` (and a model that offers ``chat_batch``) the samples
 are decoded together in llama.cpp batches of ``settings.batch_size`` instead of one after another;
 sampling stops between batches, never inside one.
 """
@@ -17,7 +18,7 @@ from .. import events as ev
 from ..inputs import write_inputs
 from ..probes import crashes, example_inputs, probes
 from ..pyast import code_key
-from ..vote import Seen, settled, vote
+from ..vote import Seen, settled, stuck, vote
 from .job import Best, Job, Tried, Unit
 from .repair import repair
 
@@ -51,16 +52,20 @@ class Voted:
         rest = list(range(1, n))
         if job.batched:  # the stub's greedy continuation alone, then the samples in batches
             rest = rest[:1] if job.continues(unit) else []
-        for i in rest:
-            if job.cancelled or settled(distinct(pool), need):
+        size = job.settings.batch_size or n
+        for i in rest:  # one by one: as batched, give up only after a batch's worth of samples
+            if job.cancelled or settled(distinct(pool), need) or (i > size and stuck(distinct(pool))):
                 break
             cand = job.candidate(unit, i)
             pool.append(Tried(cand, job.check(unit, cand)))
-        size = job.settings.batch_size or n
+        batches = 0
         while job.batched and len(pool) < n and not (job.cancelled or settled(distinct(pool), need)):
+            if batches and stuck(distinct(pool)):  # after a batch: all fail alike, more would too
+                break
             sampled = job.batch(unit, list(range(len(pool), min(n, len(pool) + size))))
             if not sampled:
                 break
+            batches += 1
             pool.extend(Tried(cand, job.check(unit, cand)) for cand in sampled)
         views = distinct(pool)
         chosen = vote(views)
