@@ -81,9 +81,9 @@ def stuck(pool: Sequence[Seen]) -> bool:
     """Whether more samples are unlikely to help: none passes every visible check, and at least
     two distinct candidates that load all fail alike (the same checks passed, the same behaviour
     on every probe). The model is sure of one reading of the task, or a check disagrees with the
-    task (some prompts' own examples are wrong); samples of the same prompt repeat it. Measured
-    on HumanEval, 0.5B (docs/benchmarks.md): 7 tasks stop a batch early, none that a later
-    batch would have solved."""
+    task (some prompts' own examples are wrong); samples of the same prompt repeat it. Replayed
+    on HumanEval runs' logged candidates (docs/benchmarks.md): 7 tasks (0.5B) and 4 (1.5B) stop
+    a batch early, none that a later batch solved."""
     loaded = [s for s in pool if s.loaded]
     return (
         len(loaded) >= 2
