@@ -149,7 +149,7 @@ def main() -> int:
         examples = example_inputs(extract_checks(prob["prompt"], entry), entry)
         logged = [a for a in (call_args(p, entry) for p in r.get("probes") or []) if a]
         written = [a for a in logged if a not in examples]
-        want = args.n if args.always else min(args.n, 4 - len(written))  # as voted.add_probes
+        want = args.n if args.always else min(args.n, 4 - len(written))  # only where the model wrote < 4
         extra = neighbours(examples, want, skip=logged) if want > 0 else []
         pool, hidden = [], {}
         keys: set[str] = set()
