@@ -15,8 +15,8 @@ import statistics as st
 import sys
 from pathlib import Path
 
-from smallcode_jupyter.loop.pyast import code_key
-from smallcode_jupyter.loop.vote import Seen, stuck, vote
+from smallcode_jupyter.bench.rechoose import attempts_of, pool
+from smallcode_jupyter.loop.vote import stuck, vote
 
 FIRST = 6
 
@@ -26,23 +26,13 @@ def main(paths: list[str]) -> int:
         rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         saved, hits, changed, secs = 0.0, [], [], []
         for r in rows:
-            attempts = [a for a in r.get("attempts") or [] if a.get("origin") != "repair"]
+            attempts = attempts_of(r, repair=False)
             s = r["seconds"]
             if len(attempts) > FIRST:
-                distinct: dict[str, dict] = {}
-                for a in attempts[:FIRST]:
-                    distinct.setdefault(code_key(a["code"]), a)
-                views = [
-                    Seen(a["index"], a["loaded"], a["passed"], a["total"], tuple(a["behaviour"]))
-                    for a in distinct.values()
-                ]
+                views, hidden = pool(r, first=FIRST, repair=False)  # each program once, as the loop
                 if stuck(views):
                     chosen = vote(views)
-                    now = (
-                        bool(next(a for a in attempts if a["index"] == chosen.index)["hidden"])
-                        if chosen
-                        else False
-                    )
+                    now = hidden[chosen.index] if chosen else False
                     cut = sum(a["seconds"] for a in attempts[FIRST:])
                     saved, s = saved + cut, s - cut
                     hits.append(r["task_id"])

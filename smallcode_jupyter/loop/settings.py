@@ -37,38 +37,31 @@ class LoopSettings:
     agree: int = 2  # passing candidates that must behave alike before sampling stops
 
 
+# 0.3B-1B: repair from feedback rarely works; diverse samples filtered by tests do. Measured
+# on HumanEval (docs/benchmarks.md, issue 14): for functions with checks, 9 samples and no
+# repair beat 5 samples and 2 repairs (41-task sample: 32 vs 29; all 164: 72.6 % vs 70.1 %);
+# stopping after the batch that holds a passing candidate chose the same on every sample task.
+SMALL = LoopSettings(
+    n_ctx=4096,
+    context_budget=1024,
+    max_iters=2,
+    candidates=5,
+    vote_candidates=9,
+    vote_repairs=0,
+    batch_size=4,
+    agree=1,
+)
+
 SIZE_CLASSES: dict[str, LoopSettings] = {
     # < 0.3B: barely writes code; keep everything short so tests stay fast.
     "tiny": LoopSettings(
         n_ctx=2048, context_budget=384, max_tokens=256, max_iters=1, candidates=2, decompose=False
     ),
-    # 0.3B-1B: repair from feedback rarely works; diverse samples filtered by tests do. Measured
-    # on HumanEval (docs/benchmarks.md, issue 14): for functions with checks, 9 samples and no
-    # repair beat 5 samples and 2 repairs (41-task sample: 32 vs 29; all 164: 72.6 % vs 70.1 %);
-    # stopping after the batch that holds a passing candidate chose the same on every sample task.
-    "small": LoopSettings(
-        n_ctx=4096,
-        context_budget=1024,
-        max_iters=2,
-        candidates=5,
-        vote_candidates=9,
-        vote_repairs=0,
-        batch_size=4,
-        agree=1,
-    ),
-    # 1B-4B: the same schedule for functions with checks. Measured on HumanEval, 1.5B (all 164):
-    # 78.7 % either way (129 tasks; 4 candidates + 2 repairs before), median 12.5 s against 15.7 s,
-    # mean 24.6 s against 26.1 s, 0 broken against its greedy candidate.
-    "medium": LoopSettings(
-        n_ctx=4096,
-        context_budget=1536,
-        max_iters=2,
-        candidates=4,
-        vote_candidates=9,
-        vote_repairs=0,
-        batch_size=4,
-        agree=1,
-    ),
+    "small": SMALL,
+    # 1B-4B: the same schedule for functions with checks, a larger retrieval budget. Measured on
+    # HumanEval, 1.5B (all 164): 78.7 % either way (129 tasks; 4 candidates + 2 repairs before),
+    # median 12.5 s against 15.7 s, mean 24.6 s against 26.1 s, 0 broken against its greedy one.
+    "medium": replace(SMALL, context_budget=1536, candidates=4),
     # 4B-8B and above: stronger repair, larger window, fewer samples (each is slow).
     "large": LoopSettings(n_ctx=8192, context_budget=2048, max_iters=3, candidates=3),
 }
